@@ -1,0 +1,190 @@
+//! Configuration: `vigie.toml` and the watchlists it points to.
+//!
+//! Loading reads the TOML files, checks every key and value, and returns either a compiled
+//! [`Config`] or every error found, each with its file and line and what to write instead.
+//! Secrets are read here, from the environment or a file; they never appear in the TOML.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::model::Severity;
+
+/// The compiled configuration the daemon and the CLI run on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Path of the `vigie.toml` this was loaded from.
+    pub path: PathBuf,
+    pub daemon: DaemonConfig,
+    pub dns: DnsConfig,
+    pub lookalike: LookalikeConfig,
+    pub dispatcher: DispatcherConfig,
+    /// Alert sinks by name.
+    pub sinks: BTreeMap<String, SinkConfig>,
+    pub watchlists: Vec<Watchlist>,
+}
+
+/// `[daemon]`: where state lives and how the service logs.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Folder holding the SQLite store (`vigie.db`). Relative paths are taken from the
+    /// folder of `vigie.toml`. Default: `/var/lib/vigie`, or `$STATE_DIRECTORY` under systemd.
+    pub state_dir: PathBuf,
+    /// Folder of the watchlist files (`*.toml`). Default: `watchlists` beside `vigie.toml`.
+    pub watchlists_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// Time given to sources and the dispatcher to finish after SIGTERM, in seconds. Default: 10.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `[dns]`: how names are resolved.
+#[derive(Debug, Clone)]
+pub struct DnsConfig {
+    /// Nameservers as `host:port`; empty means the system resolver (`/etc/resolv.conf`).
+    pub nameservers: Vec<SocketAddr>,
+    /// Time to wait for one answer, in milliseconds. Default: 2000.
+    pub timeout_ms: u64,
+    /// Attempts per query before the name is "unknown". Default: 2.
+    pub attempts: u32,
+    /// Queries in flight at once. Default: 100.
+    pub concurrency: usize,
+}
+
+/// `[lookalike]`: the permutation sweep, with defaults that a watchlist may override.
+#[derive(Debug, Clone)]
+pub struct LookalikeConfig {
+    /// Time between two sweeps of a watchlist, in seconds. Default: 3600.
+    pub interval_secs: u64,
+    /// Random delay added to each interval, up to this many seconds. Default: 300.
+    pub jitter_secs: u64,
+    /// Fuzzers to run; empty means the default set (every fuzzer but `dictionary` and
+    /// `tld-swap`, which run only when `dictionary` / `tld_swap` are on).
+    pub fuzzers: Vec<String>,
+    /// Run the dictionary fuzzer (built-in words plus `dictionary_file`). Default: true.
+    pub dictionary: bool,
+    /// Extra dictionary words, one a line. Default: none.
+    pub dictionary_file: Option<PathBuf>,
+    /// Run the TLD-swap fuzzer (built-in TLD list plus `tld_file`). Default: true.
+    pub tld_swap: bool,
+    /// Extra TLDs, one a line. Default: none.
+    pub tld_file: Option<PathBuf>,
+}
+
+/// `[dispatcher]`: alert delivery retries.
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// First retry delay after a failed delivery, in seconds; it doubles on each failure.
+    /// Default: 5.
+    pub retry_initial_secs: u64,
+    /// Longest delay between two attempts, in seconds. Default: 900.
+    pub retry_max_secs: u64,
+}
+
+/// One alert sink.
+#[derive(Debug, Clone)]
+pub enum SinkConfig {
+    Smtp(SmtpSinkConfig),
+    Webhook(WebhookSinkConfig),
+}
+
+/// `[sinks.NAME]` with `type = "smtp"`.
+#[derive(Debug, Clone)]
+pub struct SmtpSinkConfig {
+    pub host: String,
+    /// Default: 25 for `plain`, 587 for `starttls`, 465 for `tls`.
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    /// From `password_env` or `password_file`.
+    pub password: Option<Secret>,
+    pub from: String,
+    pub to: Vec<String>,
+    /// Time allowed for one SMTP exchange, in seconds. Default: 30.
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// No TLS: only for a relay on the same host or a test server.
+    Plain,
+    StartTls,
+    Tls,
+}
+
+/// `[sinks.NAME]` with `type = "webhook"`.
+#[derive(Debug, Clone)]
+pub struct WebhookSinkConfig {
+    pub url: String,
+    /// HMAC-SHA256 key, from `secret_env` or `secret_file`; without it the request is unsigned.
+    pub secret: Option<Secret>,
+    /// Time allowed for one request, in seconds. Default: 10.
+    pub timeout_secs: u64,
+}
+
+/// A secret read from the environment or a file. `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// One watchlist file: a brand and what it legitimately owns.
+#[derive(Debug, Clone)]
+pub struct Watchlist {
+    /// The file's stem, e.g. `acme` for `watchlists/acme.toml`.
+    pub id: String,
+    pub file: PathBuf,
+    /// Display name of the brand.
+    pub brand: String,
+    /// Brand keywords, lower-case.
+    pub keywords: Vec<String>,
+    pub domains: Vec<LegitDomain>,
+    /// Names that never alert (ASCII form, lower-case).
+    pub allow: Vec<String>,
+    /// Sinks that receive this watchlist's alerts; empty means every sink.
+    pub sinks: Vec<String>,
+    /// Alerts below this severity are recorded but not sent. Default: low.
+    pub min_severity: Severity,
+    /// Per-watchlist overrides of `[lookalike]`.
+    pub lookalike: LookalikeConfig,
+}
+
+/// A domain the company owns.
+#[derive(Debug, Clone)]
+pub struct LegitDomain {
+    /// ASCII (punycode) form, lower-case.
+    pub name: String,
+    pub status: DomainStatus,
+    /// Whether its permutations are swept. Default: true for active domains.
+    pub watch: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainStatus {
+    /// In use today.
+    Active,
+    /// No longer in use but still registered by the company (old brands, campaigns).
+    Old,
+    /// Registered long ago and easy to forget: parked, defensive or regional registrations.
+    Forgotten,
+}

@@ -1,0 +1,19 @@
+//! vigie watches the places where a scam campaign against a company shows first (lookalike
+//! domains, certificates, feeds, reported mails) and alerts the company's SOC.
+//!
+//! The path of one item: a source turns what it saw into a [`model::Finding`], the
+//! [`pipeline`] records it in the [`store`] together with its alerts (one transaction), and the
+//! [`alert`] dispatcher delivers those alerts to every configured sink until each succeeds.
+//! [`domain`] and the matchers do no I/O; [`net`] holds DNS resolution; [`store`] knows no
+//! source and no sink.
+
+pub mod alert;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod domain;
+pub mod model;
+pub mod net;
+pub mod pipeline;
+pub mod sources;
+pub mod store;

@@ -1,0 +1,3 @@
+//! Network clients shared by the sources: DNS resolution.
+
+pub mod dns;
