@@ -17,3 +17,11 @@ pub mod net;
 pub mod pipeline;
 pub mod sources;
 pub mod store;
+
+/// Installs ring as the process-wide rustls crypto provider.
+///
+/// reqwest is built without a provider of its own (to keep aws-lc out of the build), so this
+/// must run once before the first HTTPS client is made. Calling it again does nothing.
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
