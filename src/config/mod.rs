@@ -11,6 +11,20 @@ use std::path::PathBuf;
 
 use crate::model::Severity;
 
+mod error;
+mod load;
+mod names;
+mod secrets;
+mod sections;
+mod sinks;
+mod tree;
+mod watchlist;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{Loaded, load, load_with_env};
+pub use secrets::EnvLookup;
+pub use sections::FUZZERS;
+
 /// The compiled configuration the daemon and the CLI run on.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -23,6 +37,18 @@ pub struct Config {
     /// Alert sinks by name.
     pub sinks: BTreeMap<String, SinkConfig>,
     pub watchlists: Vec<Watchlist>,
+}
+
+impl Config {
+    /// Returns the names of the sinks that receive `watchlist`'s alerts: its `alerts.sinks`,
+    /// or every sink when that list is empty.
+    pub fn sink_names_for(&self, watchlist: &Watchlist) -> Vec<String> {
+        if watchlist.sinks.is_empty() {
+            self.sinks.keys().cloned().collect()
+        } else {
+            watchlist.sinks.clone()
+        }
+    }
 }
 
 /// `[daemon]`: where state lives and how the service logs.
@@ -175,7 +201,8 @@ pub struct LegitDomain {
     /// ASCII (punycode) form, lower-case.
     pub name: String,
     pub status: DomainStatus,
-    /// Whether its permutations are swept. Default: true for active domains.
+    /// Whether its permutations are swept. Default: true for active domains, false for old
+    /// and forgotten ones (which still never alert).
     pub watch: bool,
 }
 
