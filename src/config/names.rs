@@ -190,7 +190,11 @@ mod tests {
         assert!(normalize_domain(&long_label).is_err());
         let ok_label = format!("{}.com", "a".repeat(63));
         assert!(normalize_domain(&ok_label).is_ok());
-        let long_name = format!("{}com", "abcdefghi.".repeat(25));
+        // 25 labels of 10 bytes with their dots plus "com" is exactly 253 bytes.
+        let max_name = format!("{}com", "abcdefghi.".repeat(25));
+        assert_eq!(max_name.len(), 253);
+        assert!(normalize_domain(&max_name).is_ok());
+        let long_name = format!("a{max_name}");
         assert!(normalize_domain(&long_name).is_err());
     }
 
