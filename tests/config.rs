@@ -669,6 +669,27 @@ fn missing_config_file() {
 }
 
 #[test]
+fn watchlist_not_utf8() {
+    let fixture = Fixture::new(BASE_CONFIG, &[("acme.toml", BASE_WATCHLIST)]);
+    std::fs::write(
+        fixture.dir.path().join("watchlists/latin1.toml"),
+        b"[brand]\nname = \"Caf\xe9\"\n",
+    )
+    .expect("write latin-1 file");
+    let errors = expect_errors(&fixture);
+    assert_eq!(
+        errors.len(),
+        1,
+        "{}",
+        ConfigErrors {
+            errors: errors.clone()
+        }
+    );
+    assert_eq!(file_name(&errors[0]), "latin1.toml");
+    assert_eq!(errors[0].message, "file is not valid UTF-8");
+}
+
+#[test]
 fn syntax_error_in_main_file_still_checks_watchlists() {
     let config = format!("{BASE_CONFIG}\n[dns\n");
     let fixture = Fixture::new(

@@ -14,9 +14,9 @@ pub struct ConfigError {
     pub line: usize,
     /// 1-based column in characters; 0 when `line` is 0.
     pub column: usize,
-    /// What is wrong, naming the key or value.
+    /// Description of the problem, naming the key or value.
     pub message: String,
-    /// What to write or do instead.
+    /// Text or action that fixes the problem.
     pub fix: String,
 }
 

@@ -61,7 +61,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         errors.append(&mut reader.errors);
     } else {
         // The tree recovered after a syntax error may lack whole tables, so its schema errors
-        // would mislead; the syntax errors alone are reported for this file.
+        // would mislead. Only the syntax errors are reported for this file.
         errors.extend(syntax.iter().map(|error| syntax_error(&source, error)));
     }
     warnings.append(&mut reader.warnings);
@@ -146,6 +146,13 @@ fn read_source(path: &Path) -> Result<Source, ConfigError> {
                 path,
                 "file not found".to_string(),
                 "check the path, or pass another one with --config or $VIGIE_CONFIG".to_string(),
+            ))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+            Err(ConfigError::without_place(
+                path,
+                "file is not valid UTF-8".to_string(),
+                "save the file as UTF-8".to_string(),
             ))
         }
         Err(error) => Err(ConfigError::without_place(

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
-/// Why a written name is not a domain name, and what to write instead.
+/// Reason a written name is not a domain name, with the fix to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NameProblem {
     pub message: String,

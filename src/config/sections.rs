@@ -149,7 +149,7 @@ fn parse_nameserver(text: &str) -> Option<SocketAddr> {
     (address.port() != 0).then_some(address)
 }
 
-/// The built-in defaults of `[lookalike]`.
+/// Returns the built-in defaults of `[lookalike]`.
 pub(crate) fn default_lookalike() -> LookalikeConfig {
     LookalikeConfig {
         interval_secs: 3600,

@@ -1,8 +1,8 @@
 //! Typed reads from a parsed TOML tree that keep the span of every key and value.
 //!
-//! The files are parsed with `toml::de::DeTable` rather than through serde so that one pass
-//! can report every unknown key, wrong type and bad value with its line and column, instead
-//! of stopping at the first one as a derived `Deserialize` would.
+//! The files are parsed with `toml::de::DeTable` rather than through serde, because a derived
+//! `Deserialize` stops at the first error. Walking the tree lets one pass report every
+//! unknown key, wrong type and bad value with its line and column.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -15,7 +15,7 @@ const BRAND_KEYS: &[&str] = &["name", "keywords"];
 const DOMAIN_KEYS: &[&str] = &["name", "status", "watch", "note"];
 const ALERTS_KEYS: &[&str] = &["sinks", "min_severity"];
 
-/// What a watchlist is checked against: the global `[lookalike]` section, the sink names of
+/// Data a watchlist is checked against: the global `[lookalike]` section, the sink names of
 /// `vigie.toml`, and the domains already listed by earlier watchlists.
 pub(crate) struct Context<'a> {
     pub lookalike: &'a LookalikeConfig,
