@@ -453,6 +453,37 @@ const CASES: &[Case] = &[
         expected: &[("acme.toml", "allow", "contains a space")],
     },
     Case {
+        name: "allow after a table",
+        config_extra: "",
+        watchlists: &[(
+            "acme.toml",
+            "[brand]\nname = \"Acme\"\n\n[[domains]]\nname = \"acme.example\"\n\n[alerts]\nallow = [\"cdn.example\"]\n",
+        )],
+        expected: &[("acme.toml", "allow", "`allow` follows the [alerts] header")],
+    },
+    Case {
+        name: "domains as a single table",
+        config_extra: "",
+        watchlists: &[(
+            "acme.toml",
+            "[brand]\nname = \"Acme\"\n\n[domains]\nname = \"acme.example\"\n",
+        )],
+        expected: &[(
+            "acme.toml",
+            "[domains]",
+            "domains must be an array of tables, found a table",
+        )],
+    },
+    Case {
+        name: "domain without name",
+        config_extra: "",
+        watchlists: &[(
+            "acme.toml",
+            "[brand]\nname = \"Acme\"\n\n[[domains]]\nstatus = \"old\"\n",
+        )],
+        expected: &[("acme.toml", "[[domains]]", "missing key `domains[0].name`")],
+    },
+    Case {
         name: "duplicate domain across watchlists",
         config_extra: "",
         watchlists: &[
@@ -871,4 +902,24 @@ fn check_prints_errors_and_exits_2() {
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[derive(clap::Parser)]
+struct CheckCommand {
+    #[command(flatten)]
+    args: CheckArgs,
+}
+
+#[test]
+fn check_args_config_path() {
+    use clap::Parser;
+
+    let given = CheckCommand::try_parse_from(["check", "--config", "custom/vigie.toml"])
+        .expect("parse --config");
+    assert_eq!(given.args.config, PathBuf::from("custom/vigie.toml"));
+
+    let default = CheckCommand::try_parse_from(["check"]).expect("parse without flags");
+    let expected = std::env::var_os("VIGIE_CONFIG")
+        .map_or_else(|| PathBuf::from("/etc/vigie/vigie.toml"), PathBuf::from);
+    assert_eq!(default.args.config, expected);
 }

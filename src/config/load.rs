@@ -252,6 +252,7 @@ fn watchlist_file(
         .unwrap_or_default();
 
     let mut reader = Reader::new(&source);
+    reader.top_level_values = &["allow"];
     let list = watchlist(&mut reader, &root, id, context);
     warnings.append(&mut reader.warnings);
     if reader.errors.is_empty() {

@@ -94,6 +94,9 @@ pub(crate) struct Reader<'s> {
     pub source: &'s Source,
     pub errors: Vec<ConfigError>,
     pub warnings: Vec<ConfigError>,
+    /// Top-level keys that are not tables. Found inside a table, such a key was written
+    /// after a `[header]`, so TOML put it in that table; the error says to move it up.
+    pub top_level_values: &'static [&'static str],
 }
 
 impl<'s> Reader<'s> {
@@ -102,6 +105,7 @@ impl<'s> Reader<'s> {
             source,
             errors: Vec::new(),
             warnings: Vec::new(),
+            top_level_values: &[],
         }
     }
 
@@ -120,6 +124,17 @@ impl<'s> Reader<'s> {
         for key in table.entries.keys() {
             let name: &str = key.get_ref();
             if known.contains(&name) {
+                continue;
+            }
+            if !table.name.is_empty() && self.top_level_values.contains(&name) {
+                self.error(
+                    &key.span(),
+                    format!(
+                        "`{name}` follows the [{}] header, so TOML reads it as a key of that table",
+                        table.name
+                    ),
+                    format!("move the `{name} = ...` line above the first [table] of the file"),
+                );
                 continue;
             }
             let place = if table.name.is_empty() {
@@ -166,7 +181,15 @@ impl<'s> Reader<'s> {
             return Vec::new();
         };
         let DeValue::Array(items) = value.get_ref() else {
-            self.wrong_type(parent, key, value, value.get_ref(), "an array of tables");
+            self.error(
+                &value.span(),
+                format!(
+                    "{} must be an array of tables, found {}",
+                    parent.key_path(key),
+                    type_name(value.get_ref())
+                ),
+                format!("write each entry under its own [[{key}]] header"),
+            );
             return Vec::new();
         };
         let mut tables = Vec::new();
