@@ -637,7 +637,7 @@ fn display_prints_every_error() {
     assert_eq!(
         lines[0],
         format!(
-            "{}:{port_line}:8: sinks.mail.port must be between 1 and 65535 (TCP port), found 0 (fix: write a value from 1 to 65535, or remove the key to use the default (25))",
+            "{}:{port_line}:8: sinks.mail.port must be between 1 and 65535, found 0 (fix: write a value from 1 to 65535, or remove the key to use the default, 25)",
             config_path.display()
         )
     );
@@ -922,4 +922,23 @@ fn check_args_config_path() {
     let expected = std::env::var_os("VIGIE_CONFIG")
         .map_or_else(|| PathBuf::from("/etc/vigie/vigie.toml"), PathBuf::from);
     assert_eq!(default.args.config, expected);
+}
+
+#[test]
+fn broken_fixture_reports_all_errors() {
+    let fixture = Path::new("tests/fixtures/config/broken");
+    let errors = load_with_env(&fixture.join("vigie.toml"), &no_env).expect_err("broken fixture");
+    let actual = format!("{errors}\n");
+    let expected_path = fixture.join("expected-errors.txt");
+    let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+    if actual != expected {
+        std::fs::write(fixture.join("expected-errors.txt.failed"), &actual)
+            .expect("write .failed file");
+    }
+    assert_eq!(
+        actual,
+        expected,
+        "output differs from {}; the actual output is in expected-errors.txt.failed",
+        expected_path.display()
+    );
 }

@@ -246,7 +246,7 @@ pub(crate) fn existing_file(
             table.key_path(key)
         ),
         format!(
-            "create the file, fix the path (relative paths start from {}), or remove the key",
+            "create the file, correct the path (a relative path starts from {}), or remove the key",
             base.display()
         ),
     );

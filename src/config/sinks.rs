@@ -126,7 +126,7 @@ fn smtp(
         SmtpSecurity::StartTls => 587,
         SmtpSecurity::Tls => 465,
     };
-    let port = reader.integer(table, "port", default_port, (1, 65_535), "(TCP port)") as u16;
+    let port = reader.integer(table, "port", default_port, (1, 65_535), "") as u16;
     let username = reader.string(table, "username").map(|(name, _)| name);
     let password = read_secret(reader, table, &PASSWORD, base, env);
     check_credentials_pair(reader, table, username.is_some());

@@ -252,7 +252,8 @@ impl<'s> Reader<'s> {
         }
     }
 
-    /// Reads an integer that must lie in `min..=max`; `unit` is named in messages.
+    /// Reads an integer that must lie in `min..=max`; `unit` (may be empty) is named in
+    /// messages.
     pub fn integer(
         &mut self,
         table: &Table<'_, '_>,
@@ -272,14 +273,19 @@ impl<'s> Reader<'s> {
         match parsed {
             Some(n) if n >= i128::from(min) && n <= i128::from(max) => n as u64,
             _ => {
+                let unit = if unit.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {unit}")
+                };
                 self.error(
                     &value.span(),
                     format!(
-                        "{} must be between {min} and {max} {unit}, found {number}",
+                        "{} must be between {min} and {max}{unit}, found {number}",
                         table.key_path(key)
                     ),
                     format!(
-                        "write a value from {min} to {max}, or remove the key to use the default ({default})"
+                        "write a value from {min} to {max}, or remove the key to use the default, {default}"
                     ),
                 );
                 default
