@@ -914,9 +914,9 @@ struct CheckCommand {
 fn check_args_config_path() {
     use clap::Parser;
 
-    let given = CheckCommand::try_parse_from(["check", "--config", "custom/vigie.toml"])
+    let explicit = CheckCommand::try_parse_from(["check", "--config", "custom/vigie.toml"])
         .expect("parse --config");
-    assert_eq!(given.args.config, PathBuf::from("custom/vigie.toml"));
+    assert_eq!(explicit.args.config, PathBuf::from("custom/vigie.toml"));
 
     let default = CheckCommand::try_parse_from(["check"]).expect("parse without flags");
     let expected = std::env::var_os("VIGIE_CONFIG")
