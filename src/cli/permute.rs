@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::domain::lists::{self, ListError};
+use crate::domain::lists::{self, ListResult};
 use crate::domain::{Fuzzer, Permutation, PermuteOptions, permute};
 
 /// Arguments of `vigie permute`.
@@ -104,7 +104,7 @@ pub fn options_from(args: &PermuteArgs) -> anyhow::Result<PermuteOptions> {
 fn read_list(
     path: &Path,
     what: &str,
-    parse: fn(&str, &str) -> Result<Vec<String>, Vec<ListError>>,
+    parse: fn(&str, &str) -> ListResult,
 ) -> anyhow::Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the {what} {}; check the path", path.display()))?;

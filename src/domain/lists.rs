@@ -21,6 +21,9 @@ pub struct ListError {
     pub reason: String,
 }
 
+/// Entries of a list, or every bad line of it.
+pub type ListResult = Result<Vec<String>, Vec<ListError>>;
+
 /// Returns the built-in dictionary: words phishing domains add before or after a brand.
 pub fn builtin_words() -> &'static [String] {
     static WORDS: OnceLock<Vec<String>> = OnceLock::new();
@@ -43,7 +46,7 @@ pub fn builtin_tlds() -> &'static [String] {
 ///
 /// Words are lower-cased (UTS #46 mapping) and kept in Unicode. A word must be one valid
 /// label: letters, digits and inner hyphens. Every bad line is reported, not only the first.
-pub fn parse_words(text: &str, source_name: &str) -> Result<Vec<String>, Vec<ListError>> {
+pub fn parse_words(text: &str, source_name: &str) -> ListResult {
     parse_lines(text, source_name, "word", |entry| {
         if entry.contains('.') {
             return Err(
@@ -58,7 +61,7 @@ pub fn parse_words(text: &str, source_name: &str) -> Result<Vec<String>, Vec<Lis
 
 /// Parses a TLD list: one public suffix a line (`com`, `co.uk`, `рф` or `xn--p1ai`), blank
 /// lines and lines starting with `#` skipped. Suffixes are returned in ASCII (punycode).
-pub fn parse_tlds(text: &str, source_name: &str) -> Result<Vec<String>, Vec<ListError>> {
+pub fn parse_tlds(text: &str, source_name: &str) -> ListResult {
     parse_lines(text, source_name, "TLD", |entry| {
         let entry = entry.strip_prefix('.').unwrap_or(entry);
         let ascii = name::to_ascii(entry).map_err(|error| error.reason)?;
@@ -75,7 +78,7 @@ fn parse_lines(
     source_name: &str,
     kind: &'static str,
     check: impl Fn(&str) -> Result<String, String>,
-) -> Result<Vec<String>, Vec<ListError>> {
+) -> ListResult {
     let mut entries = Vec::new();
     let mut errors = Vec::new();
     for (index, line) in text.lines().enumerate() {
