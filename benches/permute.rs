@@ -16,7 +16,13 @@ use std::time::{Duration, Instant};
 
 use vigie::domain::{PermuteOptions, permute};
 
-const DOMAINS: [&str; 5] = ["paypal.com", "societegenerale.com", "example.co.uk", "bank.fr", "credit-agricole.fr"];
+const DOMAINS: [&str; 5] = [
+    "paypal.com",
+    "societegenerale.com",
+    "example.co.uk",
+    "bank.fr",
+    "credit-agricole.fr",
+];
 
 /// Runs of each Rust generation; the median is reported.
 const RUST_RUNS: usize = 51;
@@ -47,14 +53,20 @@ fn median_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
 
 fn time_vigie(domain: &str) -> (Duration, usize) {
     let options = PermuteOptions::default();
-    let (median, names) = median_of(RUST_RUNS, || permute(black_box(domain), &options).expect("valid domain"));
+    let (median, names) = median_of(RUST_RUNS, || {
+        permute(black_box(domain), &options).expect("valid domain")
+    });
     (median, names.len())
 }
 
 fn time_twistrs(domain: &str) -> (Duration, usize) {
     let (median, names) = median_of(RUST_RUNS, || {
-        let parsed = twistrs::permutate::Domain::new(black_box(domain)).expect("twistrs accepts the domain");
-        parsed.all(&twistrs::filter::Permissive).map(|permutation| permutation.domain.fqdn).collect::<Vec<String>>()
+        let parsed =
+            twistrs::permutate::Domain::new(black_box(domain)).expect("twistrs accepts the domain");
+        parsed
+            .all(&twistrs::filter::Permissive)
+            .map(|permutation| permutation.domain.fqdn)
+            .collect::<Vec<String>>()
     });
     // twistrs can make the same name twice; count distinct names.
     let distinct: HashSet<&String> = names.iter().collect();
@@ -64,12 +76,22 @@ fn time_twistrs(domain: &str) -> (Duration, usize) {
 /// Runs the Python helper once for all domains; `None` when dnstwist cannot be run.
 fn time_dnstwist() -> Option<Vec<DnstwistTiming>> {
     let python = std::env::var("VIGIE_BENCH_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench-permute-dnstwist.py");
-    let output = Command::new(&python).arg(script).arg(DNSTWIST_RUNS.to_string()).args(DOMAINS).output();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/bench-permute-dnstwist.py"
+    );
+    let output = Command::new(&python)
+        .arg(script)
+        .arg(DNSTWIST_RUNS.to_string())
+        .args(DOMAINS)
+        .output();
     let output = match output {
         Ok(output) if output.status.success() => output,
         Ok(output) => {
-            eprintln!("dnstwist timing failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+            eprintln!(
+                "dnstwist timing failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
             return None;
         }
         Err(error) => {
@@ -82,11 +104,14 @@ fn time_dnstwist() -> Option<Vec<DnstwistTiming>> {
     let timings = text
         .lines()
         .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).expect("the helper prints JSON lines");
+            let value: serde_json::Value =
+                serde_json::from_str(line).expect("the helper prints JSON lines");
             DnstwistTiming {
                 domain: value["domain"].as_str().unwrap_or_default().to_owned(),
                 names: value["names"].as_u64().unwrap_or_default() as usize,
-                median: Duration::from_secs_f64(value["median_seconds"].as_f64().unwrap_or_default()),
+                median: Duration::from_secs_f64(
+                    value["median_seconds"].as_f64().unwrap_or_default(),
+                ),
                 version: value["version"].as_str().unwrap_or_default().to_owned(),
             }
         })
@@ -96,7 +121,11 @@ fn time_dnstwist() -> Option<Vec<DnstwistTiming>> {
 
 fn format_duration(duration: Duration) -> String {
     let micros = duration.as_secs_f64() * 1e6;
-    if micros >= 1000.0 { format!("{:.2} ms", micros / 1000.0) } else { format!("{micros:.0} µs") }
+    if micros >= 1000.0 {
+        format!("{:.2} ms", micros / 1000.0)
+    } else {
+        format!("{micros:.0} µs")
+    }
 }
 
 fn main() {
@@ -106,21 +135,34 @@ fn main() {
     }
 
     let dnstwist = time_dnstwist();
-    if let Some(version) = dnstwist.as_ref().and_then(|timings| timings.first()).map(|timing| &timing.version) {
-        println!("dnstwist {version} (in-process, median of {DNSTWIST_RUNS} runs); vigie and twistrs: median of {RUST_RUNS} runs");
+    if let Some(version) = dnstwist
+        .as_ref()
+        .and_then(|timings| timings.first())
+        .map(|timing| &timing.version)
+    {
+        println!(
+            "dnstwist {version} (in-process, median of {DNSTWIST_RUNS} runs); vigie and twistrs: median of {RUST_RUNS} runs"
+        );
     }
     println!();
-    println!("| domain | names vigie | names dnstwist | names twistrs | vigie | dnstwist | twistrs | vigie vs dnstwist |");
+    println!(
+        "| domain | names vigie | names dnstwist | names twistrs | vigie | dnstwist | twistrs | vigie vs dnstwist |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for domain in DOMAINS {
         let (vigie_time, vigie_names) = time_vigie(domain);
         let (twistrs_time, twistrs_names) = time_twistrs(domain);
-        let reference = dnstwist.as_ref().and_then(|timings| timings.iter().find(|timing| timing.domain == domain));
+        let reference = dnstwist
+            .as_ref()
+            .and_then(|timings| timings.iter().find(|timing| timing.domain == domain));
         let (dnstwist_names, dnstwist_time, speedup) = match reference {
             Some(timing) => (
                 timing.names.to_string(),
                 format_duration(timing.median),
-                format!("{:.0}x", timing.median.as_secs_f64() / vigie_time.as_secs_f64()),
+                format!(
+                    "{:.0}x",
+                    timing.median.as_secs_f64() / vigie_time.as_secs_f64()
+                ),
             ),
             None => ("n/a".to_owned(), "n/a".to_owned(), "n/a".to_owned()),
         };

@@ -3,6 +3,7 @@
 
 mod data;
 mod fuzz;
+mod idn;
 pub mod lists;
 pub mod name;
 pub mod permute;

@@ -9,9 +9,11 @@
 
 use std::collections::HashSet;
 
+use foldhash::fast::RandomState;
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
 use super::fuzz::{self, GlyphTable, Label};
+use super::idn::{self, Encoder, FastEncoding};
 use super::lists;
 use super::name;
 
@@ -184,7 +186,9 @@ pub fn permute(domain: &str, options: &PermuteOptions) -> Result<Vec<Permutation
     let label_text = unicode_of(&parts.label);
     let suffix = unicode_of(&parts.suffix);
 
-    let mut sink = Sink::new(&parts, &subdomain, &suffix, original);
+    let unicode_name = format!("{subdomain}.{label_text}.{suffix}");
+    let encoder = Encoder::new(idn::table_chars(), &unicode_name);
+    let mut sink = Sink::new(&parts, &subdomain, &suffix, original, encoder);
     let label = Label::new(&label_text);
     for fuzzer in options.selected_fuzzers() {
         sink.fuzzer = fuzzer;
@@ -245,15 +249,23 @@ pub struct Sink {
     unicode_suffix: String,
     original: String,
     fuzzer: Fuzzer,
-    /// Names already returned, plus the Unicode form of each non-ASCII candidate, so that a
-    /// repeated IDN candidate is not encoded twice.
-    seen: HashSet<String>,
+    /// Names already returned, plus the Unicode form of each candidate that needed full
+    /// UTS #46 processing, so that it is not processed twice.
+    seen: HashSet<String, RandomState>,
+    encoder: Encoder<'static>,
     buf: String,
+    ascii_buf: String,
     output: Vec<Permutation>,
 }
 
 impl Sink {
-    fn new(parts: &name::DomainParts, subdomain: &str, suffix: &str, original: String) -> Sink {
+    fn new(
+        parts: &name::DomainParts,
+        subdomain: &str,
+        suffix: &str,
+        original: String,
+        encoder: Encoder<'static>,
+    ) -> Sink {
         let dotted = |text: &str| {
             if text.is_empty() {
                 String::new()
@@ -268,8 +280,10 @@ impl Sink {
             unicode_suffix: format!(".{suffix}"),
             original,
             fuzzer: Fuzzer::Addition,
-            seen: HashSet::new(),
+            seen: HashSet::default(),
+            encoder,
             buf: String::with_capacity(64),
+            ascii_buf: String::with_capacity(64),
             output: Vec::new(),
         }
     }
@@ -293,33 +307,44 @@ impl Sink {
 
     /// Takes a whole candidate name, in ASCII or Unicode.
     pub fn name(&mut self, name: &str) {
-        if self.seen.contains(name) {
-            return;
-        }
         if name.is_ascii() {
-            if is_valid_candidate(name) && name != self.original {
-                self.seen.insert(name.to_owned());
-                self.push(name.to_owned());
+            if is_valid_candidate(name) {
+                self.accept(name);
             }
             return;
         }
 
+        let mut ascii = std::mem::take(&mut self.ascii_buf);
+        match self.encoder.encode(name, &mut ascii) {
+            FastEncoding::Valid => self.accept(&ascii),
+            FastEncoding::Invalid => {}
+            FastEncoding::Unknown => self.encode_slowly(name),
+        }
+        self.ascii_buf = ascii;
+    }
+
+    /// Runs full UTS #46 processing on a candidate the fast encoder cannot judge.
+    fn encode_slowly(&mut self, name: &str) {
+        if self.seen.contains(name) {
+            return;
+        }
         self.seen.insert(name.to_owned());
-        let Ok(ascii) = Uts46::new().to_ascii(
+        if let Ok(ascii) = Uts46::new().to_ascii(
             name.as_bytes(),
             AsciiDenyList::STD3,
             Hyphens::Check,
             DnsLength::Verify,
-        ) else {
-            return;
-        };
-        let ascii = ascii.into_owned();
-        if name::is_valid_ascii_name(&ascii)
-            && ascii != self.original
-            && !self.seen.contains(&ascii)
+        ) {
+            self.accept(&ascii);
+        }
+    }
+
+    /// Keeps a valid ASCII name unless it is the input or already kept.
+    fn accept(&mut self, ascii: &str) {
+        if ascii != self.original && !self.seen.contains(ascii) && name::is_valid_ascii_name(ascii)
         {
-            self.seen.insert(ascii.clone());
-            self.push(ascii);
+            self.seen.insert(ascii.to_owned());
+            self.push(ascii.to_owned());
         }
     }
 
