@@ -1,3 +1,3 @@
 //! CLI.
-
 pub mod check;
+pub mod permute;
