@@ -1,1 +1,2 @@
 //! CLI.
+pub mod findings;
