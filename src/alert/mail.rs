@@ -58,7 +58,46 @@ pub fn body(alert: &AlertPayload) -> String {
     let _ = writeln!(text, "Finding id: {}", alert.finding_id);
     let _ = writeln!(text, "Fingerprint: {}", alert.fingerprint);
     let _ = writeln!(text, "Idempotency key: {}", alert.idempotency_key);
-    text
+    wrap(&text, WIDTH)
+}
+
+/// Body width in columns. Lines under 76 columns let a plain ASCII body go out as 7bit,
+/// readable as is, rather than quoted-printable.
+const WIDTH: usize = 72;
+
+/// Wraps each line at spaces to `width` columns; continuation lines get the indent of the
+/// line's text (after a `- ` or `+ ` marker). A word longer than `width` stays whole.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let content = line.trim_start();
+        let lead = &line[..line.len() - content.len()];
+        let marker = if content.starts_with("- ") || content.starts_with("+ ") {
+            2
+        } else {
+            0
+        };
+        let indent = " ".repeat(lead.len() + marker);
+
+        let mut current = lead.to_owned();
+        let mut has_word = false;
+        for word in content.split(' ') {
+            if has_word && current.len() + 1 + word.len() > width {
+                out.push_str(current.trim_end());
+                out.push('\n');
+                current.clone_from(&indent);
+                has_word = false;
+            }
+            if has_word {
+                current.push(' ');
+            }
+            current.push_str(word);
+            has_word = true;
+        }
+        out.push_str(current.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn write_summary(text: &mut String, alert: &AlertPayload) {
@@ -131,4 +170,25 @@ fn write_list<'a>(text: &mut String, title: &str, items: impl Iterator<Item = &'
 
 fn timestamp(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrap_keeps_list_indent() {
+        let text = "  - one two three four five six\nshort\n\n";
+        let wrapped = wrap(text, 16);
+        assert_eq!(
+            wrapped,
+            "  - one two\n    three four\n    five six\nshort\n\n"
+        );
+    }
+
+    #[test]
+    fn wrap_leaves_long_word_whole() {
+        let wrapped = wrap("key: 0123456789abcdef0123456789abcdef-r1", 20);
+        assert_eq!(wrapped, "key:\n0123456789abcdef0123456789abcdef-r1\n");
+    }
 }
