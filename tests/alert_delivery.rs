@@ -78,7 +78,7 @@ fn webhook_sink(port: u16, secret: &str) -> SinkConfig {
     })
 }
 
-/// A dispatcher with one-second retries, so a sink that comes back is tried again quickly.
+/// Builds a dispatcher with one-second retries, so a sink that comes back is tried again quickly.
 fn dispatcher(store: &Arc<Store>, sinks: &[(&str, SinkConfig)]) -> Dispatcher {
     let sinks: BTreeMap<String, Sink> = sinks
         .iter()
@@ -488,4 +488,8 @@ fn signature_matches_documented_example() {
     mac.update(b"1700000000.{\"a\":1}");
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     assert_eq!(signature, expected);
+    assert_eq!(
+        signature,
+        "sha256=49f24e537407743fa4a0242bb63b94b9a47ee99cbbe071ccd8a22550ae411686"
+    );
 }

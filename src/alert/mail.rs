@@ -9,15 +9,16 @@ use super::payload::AlertPayload;
 use crate::model::defang;
 use crate::store::AlertEvent;
 
-/// Subject line, e.g. `[vigie] HIGH: examp1e[.]com imitates example.com (homoglyph)`.
+/// Subject line, e.g. `[vigie] HIGH: examp1e[.]com imitates example.com (homoglyph)`;
+/// a change of a known finding reads `[vigie] HIGH (changed): ...`.
 pub fn subject(alert: &AlertPayload) -> String {
     let severity = alert.severity.as_str().to_uppercase();
     let changed = match alert.event {
         AlertEvent::New => "",
-        AlertEvent::Changed => " changed:",
+        AlertEvent::Changed => " (changed)",
     };
     let mut line = format!(
-        "[vigie] {severity}:{changed} {} imitates {}",
+        "[vigie] {severity}{changed}: {} imitates {}",
         alert.subject_defanged, alert.imitates
     );
     if !alert.techniques.is_empty() {
@@ -101,11 +102,15 @@ fn wrap(text: &str, width: usize) -> String {
 }
 
 fn write_summary(text: &mut String, alert: &AlertPayload) {
-    let what = match alert.event {
+    let heading = match alert.event {
         AlertEvent::New => "New finding",
         AlertEvent::Changed => "Changed finding",
     };
-    let _ = writeln!(text, "{what}: {} ({})", alert.subject_defanged, alert.kind);
+    let _ = writeln!(
+        text,
+        "{heading}: {} ({})",
+        alert.subject_defanged, alert.kind
+    );
     let _ = writeln!(text, "Imitates: {}", alert.imitates);
     if !alert.techniques.is_empty() {
         let _ = writeln!(text, "How: {}", alert.techniques.join(", "));

@@ -109,7 +109,7 @@ pub fn write_json_lines(out: &mut impl Write, findings: &[StoredFinding]) -> io:
     Ok(())
 }
 
-/// The JSON form of a stored finding (raw subject and a defanged copy, times in RFC 3339).
+/// Builds the JSON form of a stored finding (raw subject and a defanged copy, times in RFC 3339).
 pub fn to_json(finding: &StoredFinding) -> serde_json::Value {
     serde_json::json!({
         "id": finding.id,

@@ -51,7 +51,7 @@ impl Store {
         Ok(recorded)
     }
 
-    /// Every finding, most recently seen first.
+    /// Returns every finding, most recently seen first.
     pub fn findings(&self) -> Result<Vec<StoredFinding>, StoreError> {
         let conn = self.lock();
         let sql =
@@ -61,7 +61,7 @@ impl Store {
         rows.map(|row| row?).collect()
     }
 
-    /// The finding with this id, if any.
+    /// Returns the finding with this id, if any.
     pub fn finding(&self, id: i64) -> Result<Option<StoredFinding>, StoreError> {
         let conn = self.lock();
         let sql = format!("SELECT {FINDING_COLUMNS} FROM findings WHERE id = ?1");
@@ -70,7 +70,7 @@ impl Store {
             .transpose()
     }
 
-    /// The finding with this fingerprint, if any.
+    /// Returns the finding with this fingerprint, if any.
     pub fn finding_by_fingerprint(
         &self,
         fingerprint: &str,
@@ -82,7 +82,7 @@ impl Store {
             .transpose()
     }
 
-    /// History of a finding, oldest entry first.
+    /// Returns the history of a finding, oldest entry first.
     pub fn history(&self, finding_id: i64) -> Result<Vec<HistoryEntry>, StoreError> {
         let conn = self.lock();
         let mut statement = conn.prepare(

@@ -21,7 +21,7 @@ const OUTBOX_COLUMNS: &str = "id, finding_id, sink, idempotency_key, payload, at
     created_at, next_attempt_at, last_error, delivered_at";
 
 impl Store {
-    /// Undelivered alerts whose next attempt is due at `now`, oldest first, for any sink.
+    /// Returns the undelivered alerts whose next attempt is due at `now`, oldest first, for any sink.
     pub fn due_alerts(
         &self,
         now: OffsetDateTime,
@@ -50,7 +50,7 @@ impl Store {
         )
     }
 
-    /// Every outbox row of a finding, delivered or not, in creation order.
+    /// Returns every outbox row of a finding, delivered or not, in creation order.
     pub fn outbox_for_finding(&self, finding_id: i64) -> Result<Vec<OutboxAlert>, StoreError> {
         self.query_outbox("finding_id = ?1 ORDER BY id", params![finding_id])
     }
@@ -78,7 +78,7 @@ impl Store {
         Ok(())
     }
 
-    /// Time of the earliest undelivered alert's next attempt, if any.
+    /// Returns the time of the earliest undelivered alert's next attempt, if any.
     pub fn next_attempt_at(&self) -> Result<Option<OffsetDateTime>, StoreError> {
         let millis: Option<i64> = self.lock().query_row(
             "SELECT MIN(next_attempt_at) FROM outbox WHERE delivered_at IS NULL",
@@ -102,7 +102,7 @@ impl Store {
         Ok(millis.map(from_millis))
     }
 
-    /// Names of the sinks that have undelivered alerts, sorted.
+    /// Returns the names of the sinks that have undelivered alerts, sorted.
     pub fn pending_sinks(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.lock();
         let mut statement = conn
@@ -133,7 +133,7 @@ impl Store {
         Ok(stats)
     }
 
-    /// The value a source saved under `key`, if any.
+    /// Returns the value a source saved under `key`, if any.
     pub fn cursor(&self, source: &str, key: &str) -> Result<Option<String>, StoreError> {
         let value = self
             .lock()
