@@ -527,3 +527,48 @@ fn findings_table_defangs_subjects() {
     assert_eq!(json["severity"], "medium");
     assert_eq!(json["revision"], 1);
 }
+
+/// Set in the child process of `committed_alert_survives_kill` to the store path.
+const KILL_CHILD_ENV: &str = "VIGIE_TEST_KILLED_WRITER_STORE";
+
+#[test]
+fn committed_alert_survives_kill() {
+    if let Some(path) = std::env::var_os(KILL_CHILD_ENV) {
+        // Child: commit one finding with its alert, report it, and wait to be killed.
+        let store = Store::open(Path::new(&path)).unwrap();
+        let finding = lookalike("examp1e.com", &[("a", &["192.0.2.10"])], T0);
+        store
+            .record_finding(&finding, &sinks(&["mail"]), &alert::render)
+            .unwrap();
+        println!("RECORDED");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        return;
+    }
+
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vigie.db");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["committed_alert_survives_kill", "--exact", "--nocapture"])
+        .env(KILL_CHILD_ENV, &path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let recorded = stdout
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("RECORDED"));
+    assert!(recorded, "the child did not record its finding");
+
+    // SIGKILL: no destructor runs, the connection is never closed cleanly.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let store = Store::open(&path).unwrap();
+    let due = store
+        .due_alerts(OffsetDateTime::now_utc() + time::Duration::hours(1), 10)
+        .unwrap();
+    assert_eq!(due.len(), 1, "the committed alert survives");
+    assert_eq!(store.findings().unwrap().len(), 1);
+}
