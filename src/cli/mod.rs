@@ -1,3 +1,4 @@
 //! CLI.
 pub mod check;
+pub mod findings;
 pub mod permute;
