@@ -188,7 +188,7 @@ async fn sweep_folds_wildcard_subdomains() {
         );
         assert!(!entry.is_registration(), "{entry:?}");
     }
-    // The zone itself is a registration; a plain subdomain of a non-wildcard zone is NXDOMAIN.
+    // The zone itself is a registration. A subdomain of a zone without wildcard is NXDOMAIN.
     assert!(by_name("wild.test").is_registration());
     assert!(by_name("examp1e.test").is_registration());
     assert_eq!(
@@ -281,4 +281,68 @@ async fn zero_concurrency_is_rejected() {
         }
     ));
     assert!(error.to_string().contains("concurrency"), "{error}");
+}
+
+#[tokio::test]
+async fn scan_prints_registered_lookalikes_as_json() {
+    use vigie::cli::scan::{Candidate, Format, ScanArgs, scan};
+
+    let dns = TestDns::standard().await;
+    let args = ScanArgs {
+        domain: "example.test".to_owned(),
+        nameservers: vec![dns.addr],
+        format: Format::Json,
+        concurrency: 8,
+        timeout_ms: 2000,
+        attempts: 2,
+        all: true,
+    };
+    let candidates = [
+        ("examp1e.test", "replacement"),
+        ("exampel.test", "transposition"),
+        ("xn--exmple-qta.test", "homoglyph"),
+        (SERVFAIL_NAME, "various"),
+        ("ex.wild.test", "subdomain"),
+    ]
+    .map(|(domain, fuzzer)| Candidate {
+        domain: domain.to_owned(),
+        fuzzer: fuzzer.to_owned(),
+    });
+
+    let mut out = Vec::new();
+    let summary = scan(&args, candidates.to_vec(), &mut out).await.unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+
+    assert_eq!(summary.generated, 5);
+    assert_eq!(summary.registered, 2);
+    assert_eq!(summary.unknown, 1);
+    assert_eq!(summary.wildcard_zones, 1);
+    let domains: Vec<&str> = lines
+        .iter()
+        .map(|line| line["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        domains,
+        [
+            "examp1e.test",
+            "xn--exmple-qta.test",
+            SERVFAIL_NAME,
+            "wild.test"
+        ]
+    );
+    assert_eq!(
+        lines[0]["a"],
+        serde_json::json!(["198.51.100.10", "198.51.100.11"])
+    );
+    assert_eq!(lines[1]["unicode"], "exámple.test");
+    assert!(
+        lines[2]["unknown"].as_str().unwrap().contains("SERVFAIL"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[3]["wildcard_of"], serde_json::json!(["ex.wild.test"]));
 }

@@ -215,10 +215,9 @@ impl Resolver {
 
     /// Resolves every name in `names` with at most `[dns] concurrency` in flight.
     ///
-    /// Duplicate names are resolved once. Before the candidates, the registrable domain of
-    /// every candidate that is a subdomain of it is checked for a wildcard; the candidates
-    /// under a wildcard zone are still resolved but carry that zone in
-    /// [`SweepEntry::wildcard_zone`]. `progress` is called once per name as it completes.
+    /// Duplicate names are resolved once. First, the registrable domain of each subdomain
+    /// candidate is checked for a wildcard. The candidates under a wildcard zone are still
+    /// resolved, but they carry that zone in [`SweepEntry::wildcard_zone`]. `progress` is called once per name as it completes.
     pub async fn sweep<I, F>(&self, names: I, mut progress: F) -> SweepReport
     where
         I: IntoIterator,
@@ -302,7 +301,7 @@ enum Answer {
     Found(Vec<RData>),
     /// NXDOMAIN.
     NameNotFound,
-    /// Anything that says nothing about the name, with the reason.
+    /// A failure that tells nothing about the name, with the reason.
     Failed(String),
 }
 
@@ -372,7 +371,7 @@ fn absolute_name(name: &str) -> Result<Name, String> {
 /// The registrable domain of `name` when `name` is a proper subdomain of it.
 ///
 /// Uses the public suffix list compiled into the `psl` crate. A TLD that the list does not
-/// know (such as `test`) counts as a public suffix, as the list's default rule says.
+/// know (such as `test`) counts as a public suffix, following the list's default rule `*`.
 fn subdomain_parent(name: &str) -> Option<String> {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     let registrable = psl::domain_str(&name)?;

@@ -1,8 +1,8 @@
 //! Authoritative DNS server for the tests, run in-process by hickory-server on 127.0.0.1.
 //!
 //! [`TestDns::start`] serves zones built from zone-file text over UDP and TCP on a free port.
-//! Names listed in [`TestDnsBuilder::servfail`] get SERVFAIL for every query, which stands in
-//! for a broken authoritative server. [`silent_udp_socket`] gives an address where nothing
+//! Names listed in [`TestDnsBuilder::servfail`] get SERVFAIL for every query, as from a broken
+//! authoritative server. [`silent_udp_socket`] gives an address where nothing
 //! ever answers, for timeouts.
 
 #![allow(dead_code, reason = "each test binary uses a part of the harness")]
