@@ -12,6 +12,11 @@
 //! [`Resolver::sweep`] resolves many names with a bounded number in flight. It also detects
 //! wildcard zones (a random label under the registrable domain resolves) so that the
 //! subdomain candidates of such a zone are not reported as registrations of their own.
+//!
+//! Queries go out over the shared UDP sockets of [`super::udp`], because hickory-resolver's
+//! socket per query was the bottleneck of a sweep. hickory-resolver still reads the system
+//! configuration and takes over the queries whose UDP answer is truncated (it retries them
+//! over TCP).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -21,12 +26,15 @@ use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::config::{
+    NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
-use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::op::{Message, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
+use super::udp::{UdpFailure, UdpTransport};
 use crate::config::DnsConfig;
 
 /// Records of a registered name, as text.
@@ -102,10 +110,12 @@ pub struct SweepReport {
 /// A DNS resolver for candidate names.
 ///
 /// It asks the configured nameservers over UDP (TCP when an answer is truncated), or the
-/// system resolver when none is configured. Search domains and the hosts file are never used
+/// nameservers of the system configuration when none is configured. Search domains and the hosts file are never used
 /// and every name is taken as absolute. The answer cache is off because a sweep asks each
 /// name once.
 pub struct Resolver {
+    udp: UdpTransport,
+    /// Used for the queries whose UDP answer is truncated.
     inner: TokioResolver,
     concurrency: usize,
     queries: Arc<AtomicU64>,
@@ -135,6 +145,7 @@ impl Resolver {
         } else {
             config.nameservers.iter().map(name_server).collect()
         };
+        let addresses = server_addresses(&servers);
         let resolver_config = ResolverConfig::from_parts(None, Vec::new(), servers);
         let inner =
             TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default())
@@ -142,7 +153,9 @@ impl Resolver {
                 .build()
                 .map_err(|error| DnsError::SystemConfig(error.to_string()))?;
 
+        let timeout = Duration::from_millis(config.timeout_ms);
         Ok(Resolver {
+            udp: UdpTransport::new(addresses, timeout, config.attempts),
             inner,
             concurrency: config.concurrency,
             queries: Arc::new(AtomicU64::new(0)),
@@ -282,6 +295,19 @@ impl Resolver {
     /// Sends one query and sorts its outcome.
     async fn lookup(&self, name: &Name, record_type: RecordType) -> Answer {
         self.queries.fetch_add(1, Ordering::Relaxed);
+        match self.udp.query(name, record_type).await {
+            Ok(message) if message.metadata.truncation => {
+                self.lookup_with_tcp(name, record_type).await
+            }
+            Ok(message) => classify_message(message),
+            Err(UdpFailure::TimedOut) => Answer::Failed("timed out".to_owned()),
+            Err(UdpFailure::Io(reason)) => Answer::Failed(reason),
+        }
+    }
+
+    /// Asks again through hickory-resolver, which retries a truncated answer over TCP.
+    async fn lookup_with_tcp(&self, name: &Name, record_type: RecordType) -> Answer {
+        self.queries.fetch_add(1, Ordering::Relaxed);
         match self.inner.lookup(name.clone(), record_type).await {
             Ok(lookup) => Answer::Found(
                 lookup
@@ -303,6 +329,21 @@ enum Answer {
     NameNotFound,
     /// A failure that tells nothing about the name, with the reason.
     Failed(String),
+}
+
+/// Sorts a UDP answer by its response code.
+fn classify_message(message: Message) -> Answer {
+    match message.metadata.response_code {
+        ResponseCode::NXDomain => Answer::NameNotFound,
+        ResponseCode::NoError => Answer::Found(
+            message
+                .answers
+                .into_iter()
+                .map(|record| record.data)
+                .collect(),
+        ),
+        code => Answer::Failed(response_code_reason(code)),
+    }
 }
 
 /// Maps a resolver error to an [`Answer`]: NXDOMAIN and "no data" are answers, not failures.
@@ -413,6 +454,21 @@ fn name_server(address: &SocketAddr) -> NameServerConfig {
         connection.port = address.port();
     }
     server
+}
+
+/// The UDP address of each nameserver (port 53 unless its configuration says otherwise).
+fn server_addresses(servers: &[NameServerConfig]) -> Vec<SocketAddr> {
+    servers
+        .iter()
+        .map(|server| {
+            let port = server
+                .connections
+                .iter()
+                .find(|connection| matches!(connection.protocol, ProtocolConfig::Udp))
+                .map_or(53, |connection| connection.port);
+            SocketAddr::new(server.ip, port)
+        })
+        .collect()
 }
 
 /// The nameservers of the system resolver configuration, without its search domains.
