@@ -9,7 +9,9 @@
 //! that is not registered) and one zone per registered name, so that each registered name
 //! answers its A, AAAA, NS and MX queries with authority, as its own nameserver would.
 //!
-//! Run: `cargo bench --bench dns_sweep [-- --names FILE] [--concurrency N] [--seconds N]`.
+//! Run: `cargo bench --bench dns_sweep [-- --names FILE] [--concurrency N] [--seconds N]
+//! [--rounds N]`. Defaults: vigie's permutations, concurrency 100 (dnsperf's outstanding
+//! queries too), 5 s per measurement, 3 rounds.
 //! `--names` reads "fuzzer domain" lines (from `scripts/dnstwist-names.py`) instead of
 //! calling `vigie::domain::permute`. Needs `nsd` and `dnsperf` (Debian packages).
 
@@ -32,6 +34,7 @@ struct Options {
     names_file: Option<PathBuf>,
     concurrency: usize,
     seconds: u64,
+    rounds: usize,
 }
 
 fn main() {
@@ -50,47 +53,62 @@ fn main() {
     let server: SocketAddr = ([127, 0, 0, 1], port).into();
 
     let runtime = tokio::runtime::Runtime::new().expect("start the tokio runtime");
+    // Rounds alternate the two measurements so that a change in the machine's load (other
+    // processes) touches both alike; the medians are reported.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let tld = names[0].rsplit('.').next().expect("a name has a TLD");
         runtime.block_on(wait_until_serving(server, &format!("vigie-ready.{tld}")));
         let query_file = write_query_file(workdir.path(), &names, &registered);
-        let capacity = dnsperf_capacity(port, &query_file, options.seconds, options.concurrency);
-        let sweep = runtime.block_on(sweep_rate(server, &names, registered.len(), &options));
-        (capacity, sweep)
+        let mut rounds = Vec::new();
+        for round in 1..=options.rounds {
+            let capacity =
+                dnsperf_capacity(port, &query_file, options.seconds, options.concurrency);
+            let sweep = runtime.block_on(sweep_rate(server, &names, registered.len(), &options));
+            let rate = sweep.queries as f64 / sweep.seconds;
+            println!(
+                "round {round}: server {capacity:.0} queries/s, sweep {rate:.0} queries/s \
+                 ({} sweeps, {} queries in {:.2} s), ratio {:.1} %",
+                sweep.sweeps,
+                sweep.queries,
+                sweep.seconds,
+                100.0 * rate / capacity
+            );
+            rounds.push((capacity, rate));
+        }
+        rounds
     }));
     let _ = nsd.kill();
     let _ = nsd.wait();
-    let (capacity, sweep) = match outcome {
-        Ok(result) => result,
+    let rounds = match outcome {
+        Ok(rounds) => rounds,
         Err(panic) => std::panic::resume_unwind(panic),
     };
 
+    let capacity = median(rounds.iter().map(|round| round.0).collect());
+    let rate = median(rounds.iter().map(|round| round.1).collect());
+    let ratio = median(rounds.iter().map(|round| round.1 / round.0).collect());
     println!(
-        "names swept: {} ({} registered, one in {REGISTERED_EVERY})",
+        "names swept: {} ({} registered, one in {REGISTERED_EVERY}); concurrency {}",
         names.len(),
-        registered.len()
+        registered.len(),
+        options.concurrency
     );
-    println!("concurrency: {}", options.concurrency);
-    println!("server capacity (dnsperf): {capacity:.0} queries/s");
-    println!(
-        "vigie sweep: {:.0} queries/s, {:.0} names/s ({} sweeps, {} queries in {:.2} s)",
-        sweep.queries as f64 / sweep.seconds,
-        (sweep.sweeps * names.len()) as f64 / sweep.seconds,
-        sweep.sweeps,
-        sweep.queries,
-        sweep.seconds
-    );
-    println!(
-        "ratio: {:.1} % of capacity",
-        100.0 * sweep.queries as f64 / sweep.seconds / capacity
-    );
+    println!("median server capacity (dnsperf): {capacity:.0} queries/s");
+    println!("median vigie sweep: {rate:.0} queries/s");
+    println!("median ratio: {:.1} % of capacity", 100.0 * ratio);
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn parse_options() -> Options {
     let mut options = Options {
         names_file: None,
         concurrency: 100,
-        seconds: 10,
+        seconds: 5,
+        rounds: 3,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -98,6 +116,7 @@ fn parse_options() -> Options {
             "--names" => options.names_file = args.next().map(PathBuf::from),
             "--concurrency" => options.concurrency = number_arg(&arg, args.next()),
             "--seconds" => options.seconds = number_arg(&arg, args.next()) as u64,
+            "--rounds" => options.rounds = number_arg(&arg, args.next()).max(1),
             // cargo bench passes --bench; other flags belong to the libtest harness.
             _ => {}
         }
