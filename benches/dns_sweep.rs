@@ -63,7 +63,17 @@ fn main() {
         for round in 1..=options.rounds {
             let capacity =
                 dnsperf_capacity(port, &query_file, options.seconds, options.concurrency);
-            let sweep = runtime.block_on(sweep_rate(server, &names, registered.len(), &options));
+            // The sweep runs on a worker thread, as in the daemon, beside the tasks that
+            // receive its answers.
+            let sweep = runtime
+                .block_on(runtime.spawn(sweep_rate(
+                    server,
+                    names.clone(),
+                    registered.len(),
+                    options.concurrency,
+                    options.seconds,
+                )))
+                .expect("the sweep task completes");
             let rate = sweep.queries as f64 / sweep.seconds;
             println!(
                 "round {round}: server {capacity:.0} queries/s, sweep {rate:.0} queries/s \
@@ -291,18 +301,19 @@ struct SweepRate {
 /// Sweeps all names again and again for at least `--seconds`, checking each sweep's counts.
 async fn sweep_rate(
     server: SocketAddr,
-    names: &[String],
+    names: Vec<String>,
     registered: usize,
-    options: &Options,
+    concurrency: usize,
+    seconds: u64,
 ) -> SweepRate {
-    let resolver = Resolver::new(&config(server, options.concurrency)).expect("build a resolver");
+    let resolver = Resolver::new(&config(server, concurrency)).expect("build a resolver");
     let started = Instant::now();
     let mut rate = SweepRate {
         sweeps: 0,
         queries: 0,
         seconds: 0.0,
     };
-    while started.elapsed() < Duration::from_secs(options.seconds) {
+    while started.elapsed() < Duration::from_secs(seconds) {
         let report = resolver.sweep(names.iter().cloned(), |_| {}).await;
         let found = report
             .entries

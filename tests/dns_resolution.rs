@@ -346,3 +346,21 @@ async fn scan_prints_registered_lookalikes_as_json() {
     );
     assert_eq!(lines[3]["wildcard_of"], serde_json::json!(["ex.wild.test"]));
 }
+
+#[tokio::test]
+async fn sweep_runs_in_a_spawned_task() {
+    let dns = TestDns::standard().await;
+    let resolver = std::sync::Arc::new(Resolver::new(&config(dns.addr)).unwrap());
+
+    // The daemon sweeps inside tokio::spawn, which needs a Send future.
+    let task = tokio::spawn({
+        let resolver = resolver.clone();
+        async move {
+            resolver
+                .sweep(vec!["examp1e.test".to_owned()], |_| {})
+                .await
+        }
+    });
+    let report = task.await.unwrap();
+    assert!(report.entries[0].is_registration(), "{report:?}");
+}

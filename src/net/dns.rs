@@ -241,10 +241,11 @@ impl Resolver {
         let names = distinct(names);
         let wildcard_zones = self.find_wildcard_zones(&names).await;
 
-        let lookups = names
-            .iter()
-            .enumerate()
-            .map(|(index, name)| async move { (index, self.resolve(name).await) });
+        // The closure takes an index, not a `&String`: a closure over borrowed items would
+        // make the future fail `tokio::spawn`'s check that it is Send for every lifetime.
+        let names_ref = &names;
+        let lookups = (0..names.len())
+            .map(|index| async move { (index, self.resolve(&names_ref[index]).await) });
         let mut resolved: Vec<Option<SweepEntry>> = vec![None; names.len()];
         let mut results = stream::iter(lookups).buffer_unordered(self.concurrency);
         while let Some((index, resolution)) = results.next().await {
