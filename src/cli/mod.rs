@@ -2,3 +2,4 @@
 pub mod check;
 pub mod findings;
 pub mod permute;
+pub mod scan;
