@@ -22,6 +22,9 @@ pub enum Format {
 /// Arguments of `vigie findings`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FindingsArgs {
+    #[command(flatten)]
+    pub config: super::ConfigArgs,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
