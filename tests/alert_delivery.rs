@@ -493,3 +493,27 @@ fn signature_matches_documented_example() {
         "sha256=49f24e537407743fa4a0242bb63b94b9a47ee99cbbe071ccd8a22550ae411686"
     );
 }
+
+#[tokio::test]
+async fn failed_sink_paused_until_retry() {
+    let [dead_port] = free_ports();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let ids: Vec<i64> = ["examp1e.com", "examp1e.net", "examp1e.org"]
+        .iter()
+        .map(|subject| record(&store, &lookalike(subject), &["hook"]))
+        .collect();
+    let dispatcher = dispatcher(&store, &[("hook", webhook_sink(dead_port, SECRET))]);
+
+    assert_eq!(dispatcher.deliver_due().await.unwrap(), 0);
+    assert_eq!(dispatcher.deliver_due().await.unwrap(), 0);
+
+    // Only the oldest row probed the sink; the others wait for the pause to end.
+    let attempts: Vec<u32> = ids
+        .iter()
+        .map(|id| row(&store, *id, "hook").attempts)
+        .collect();
+    assert_eq!(attempts, [1, 0, 0]);
+    let error = row(&store, ids[0], "hook").last_error.unwrap_or_default();
+    assert!(error.contains(&format!("127.0.0.1:{dead_port}")), "{error}");
+}
