@@ -24,7 +24,7 @@ use crate::store::{OutboxAlert, Store, StoreError};
 
 /// Rows fetched per pass; a full batch starts the next pass at once.
 const BATCH: usize = 100;
-/// Longest sleep when nothing is due, so a wall-clock jump is noticed within this time.
+/// Maximum sleep when nothing is due, so a wall-clock jump is noticed within this time.
 const MAX_IDLE: Duration = Duration::from_secs(60);
 /// Sleep after a pass failed on the store itself, so a broken database is not hammered.
 const STORE_ERROR_PAUSE: Duration = Duration::from_secs(5);
@@ -179,9 +179,9 @@ impl Dispatcher {
         let attempts = row.attempts + 1;
         let retry_in_secs = delay.as_secs_f64().round();
         if error.is_transient() {
-            tracing::warn!(sink = row.sink, key = row.idempotency_key, attempts, retry_in_secs, %error, "Alert delivery failed; will retry.");
+            tracing::warn!(sink = row.sink, key = row.idempotency_key, attempts, retry_in_secs, %error, "Alert delivery failed, will retry.");
         } else {
-            tracing::error!(sink = row.sink, key = row.idempotency_key, attempts, retry_in_secs, %error, "Alert delivery rejected; fix the sink, it will be retried.");
+            tracing::error!(sink = row.sink, key = row.idempotency_key, attempts, retry_in_secs, %error, "Alert delivery rejected by the sink, will retry; check the sink settings.");
         }
 
         let first_report = now - row.created_at > OVERDUE
