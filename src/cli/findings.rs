@@ -61,7 +61,7 @@ pub fn write_findings(
     Ok(())
 }
 
-/// A closed pipe (`vigie findings | head`) is the reader's choice, not an error.
+/// Tells a closed pipe (`vigie findings | head`) apart: it is the reader's choice, not an error.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error
         .downcast_ref::<io::Error>()
