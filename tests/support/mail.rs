@@ -1,6 +1,5 @@
 //! Real mail servers for tests: Postfix (SMTP, with AUTH against Dovecot) hands mail over LMTP
-//! to Dovecot, which stores
-//! it in a Maildir and serves it over IMAP. Everything listens on 127.0.0.1 on ports picked
+//! to Dovecot, which stores it in a Maildir and serves it over IMAP. Everything listens on 127.0.0.1 on ports picked
 //! free at start, with configs, queues, logs and mail in a temporary folder, so several
 //! instances can run side by side. The servers are stopped by pid when the value is dropped.
 //!
