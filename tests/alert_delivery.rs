@@ -493,3 +493,77 @@ fn signature_matches_documented_example() {
         "sha256=49f24e537407743fa4a0242bb63b94b9a47ee99cbbe071ccd8a22550ae411686"
     );
 }
+
+#[tokio::test]
+async fn failed_sink_paused_until_retry() {
+    let [dead_port] = free_ports();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let ids: Vec<i64> = ["examp1e.com", "examp1e.net", "examp1e.org"]
+        .iter()
+        .map(|subject| record(&store, &lookalike(subject), &["hook"]))
+        .collect();
+    let dispatcher = dispatcher(&store, &[("hook", webhook_sink(dead_port, SECRET))]);
+
+    assert_eq!(dispatcher.deliver_due().await.unwrap(), 0);
+    assert_eq!(dispatcher.deliver_due().await.unwrap(), 0);
+
+    // Only the oldest row probed the sink; the others wait for the pause to end.
+    let attempts: Vec<u32> = ids
+        .iter()
+        .map(|id| row(&store, *id, "hook").attempts)
+        .collect();
+    assert_eq!(attempts, [1, 0, 0]);
+    let error = row(&store, ids[0], "hook").last_error.unwrap_or_default();
+    assert!(error.contains(&format!("127.0.0.1:{dead_port}")), "{error}");
+}
+
+fn smtp_sink_with_login(port: u16, password: &str) -> SinkConfig {
+    let mut config = smtp_sink(port);
+    if let SinkConfig::Smtp(smtp) = &mut config {
+        smtp.username = Some(support::mail::MAILBOX.into());
+        smtp.password = Some(Secret::new(password));
+    }
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_login_checked_by_server() {
+    let servers = tokio::task::spawn_blocking(MailServers::started)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let finding = lookalike("examp1e.com");
+    let id = record(&store, &finding, &["good-login", "bad-login"]);
+    let dispatcher = dispatcher(
+        &store,
+        &[
+            (
+                "good-login",
+                smtp_sink_with_login(servers.smtp_port, support::mail::PASSWORD),
+            ),
+            (
+                "bad-login",
+                smtp_sink_with_login(servers.smtp_port, "wrong-password"),
+            ),
+        ],
+    );
+
+    assert_eq!(dispatcher.deliver_due().await.unwrap(), 1);
+
+    let key = format!("{}-r1", finding.fingerprint);
+    let raw = servers.wait_for_message(&key, IMAP_WAIT).await;
+    assert!(
+        raw.contains("Authenticated sender: soc@example.test"),
+        "the mail was not sent with SMTP AUTH:\n{raw}"
+    );
+    assert!(row(&store, id, "good-login").delivered_at.is_some());
+    let rejected = row(&store, id, "bad-login");
+    assert!(rejected.delivered_at.is_none());
+    let error = rejected.last_error.unwrap_or_default();
+    assert!(
+        error.contains("535"),
+        "expected an authentication failure: {error}"
+    );
+}

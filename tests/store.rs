@@ -572,3 +572,85 @@ fn committed_alert_survives_kill() {
     assert_eq!(due.len(), 1, "the committed alert survives");
     assert_eq!(store.findings().unwrap().len(), 1);
 }
+
+fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
+    use vigie::config::*;
+    let lookalike = LookalikeConfig {
+        interval_secs: 3600,
+        jitter_secs: 300,
+        fuzzers: Vec::new(),
+        dictionary: true,
+        dictionary_file: None,
+        tld_swap: true,
+        tld_file: None,
+    };
+    Config {
+        path: state_dir.join("vigie.toml"),
+        daemon: DaemonConfig {
+            state_dir: state_dir.to_owned(),
+            watchlists_dir: state_dir.join("watchlists"),
+            log_format: LogFormat::Text,
+            shutdown_grace_secs: 10,
+        },
+        dns: DnsConfig {
+            nameservers: Vec::new(),
+            timeout_ms: 2000,
+            attempts: 2,
+            concurrency: 100,
+        },
+        lookalike,
+        dispatcher: DispatcherConfig {
+            retry_initial_secs: 5,
+            retry_max_secs: 900,
+        },
+        sinks: Default::default(),
+        watchlists: Vec::new(),
+    }
+}
+
+#[test]
+fn findings_command_without_store_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_state_dir(&dir.path().join("state"));
+    let args = vigie::cli::findings::FindingsArgs {
+        format: vigie::cli::findings::Format::Json,
+    };
+
+    let error = vigie::cli::findings::run(&args, &config).expect_err("no store yet");
+
+    let text = error.to_string();
+    assert!(text.contains("no store at"), "{text}");
+    assert!(text.contains("vigie.db"), "{text}");
+    assert!(text.contains("state_dir"), "{text}");
+    assert!(
+        !dir.path().join("state").exists(),
+        "the listing creates nothing"
+    );
+}
+
+#[test]
+fn findings_command_reads_state_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let finding = lookalike("examp1e.com", &[("a", &["192.0.2.10"])], T0);
+    store.record_finding(&finding, &[], &alert::render).unwrap();
+    let config = config_with_state_dir(dir.path());
+
+    let mut text = Vec::new();
+    let text_args = vigie::cli::findings::FindingsArgs {
+        format: vigie::cli::findings::Format::Text,
+    };
+    vigie::cli::findings::write_findings(&text_args, &config, &mut text).unwrap();
+    let mut json = Vec::new();
+    let json_args = vigie::cli::findings::FindingsArgs {
+        format: vigie::cli::findings::Format::Json,
+    };
+    vigie::cli::findings::write_findings(&json_args, &config, &mut json).unwrap();
+
+    let text = String::from_utf8(text).unwrap();
+    assert_eq!(text.lines().count(), 2, "header and one finding:\n{text}");
+    assert!(text.contains("examp1e[.]com"), "{text}");
+    let line: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(line["subject"], "examp1e.com");
+    assert_eq!(line["imitates"], "example.com");
+}

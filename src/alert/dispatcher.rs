@@ -2,7 +2,10 @@
 //! exponential backoff until its sink accepts it.
 //!
 //! Rows are grouped by sink and the sinks are served concurrently, so a sink that hangs until
-//! its timeout does not delay another. Within a sink, rows go out oldest first. A row is marked
+//! its timeout does not delay another. Within a sink, rows go out oldest first. When a row
+//! fails, its sink is paused until that row's retry time: the sink's other rows wait rather
+//! than each paying a connection timeout, and the oldest row probes the sink when the pause
+//! ends. A row is marked
 //! delivered only after the sink accepted it: a crash between the two sends it again, which
 //! the idempotency key makes harmless to receivers.
 
@@ -21,7 +24,7 @@ use crate::store::{OutboxAlert, Store, StoreError};
 
 /// Rows fetched per pass; a full batch starts the next pass at once.
 const BATCH: usize = 100;
-/// Longest sleep when nothing is due, so a wall-clock jump is noticed within this time.
+/// Maximum sleep when nothing is due, so a wall-clock jump is noticed within this time.
 const MAX_IDLE: Duration = Duration::from_secs(60);
 /// Sleep after a pass failed on the store itself, so a broken database is not hammered.
 const STORE_ERROR_PAUSE: Duration = Duration::from_secs(5);
@@ -35,6 +38,8 @@ pub struct Dispatcher {
     config: DispatcherConfig,
     /// Rows already reported as overdue.
     overdue: Mutex<HashSet<i64>>,
+    /// Sinks paused after a failure, with the time their next attempt is due.
+    paused: Mutex<BTreeMap<String, OffsetDateTime>>,
 }
 
 /// Outcome of one pass over the due rows.
@@ -54,6 +59,7 @@ impl Dispatcher {
             sinks,
             config,
             overdue: Mutex::new(HashSet::new()),
+            paused: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -100,8 +106,8 @@ impl Dispatcher {
     }
 
     async fn pass(&self, shutdown: &CancellationToken) -> Result<Pass, SinkError> {
-        let names = self.sink_names();
         let now = OffsetDateTime::now_utc();
+        let names = self.active_sinks(now);
         let rows = self
             .blocking(move |store| store.due_alerts_for(&names, now, BATCH))
             .await?;
@@ -148,13 +154,22 @@ impl Dispatcher {
                     );
                     delivered += 1;
                 }
-                Err(error) => self.retry_later(&row, &error).await?,
+                Err(error) => {
+                    let retry_at = self.retry_later(&row, &error).await?;
+                    self.lock_paused().insert(row.sink.clone(), retry_at);
+                    break;
+                }
             }
         }
         Ok(delivered)
     }
 
-    async fn retry_later(&self, row: &OutboxAlert, error: &SinkError) -> Result<(), SinkError> {
+    /// Reschedules a failed row and returns its next attempt time.
+    async fn retry_later(
+        &self,
+        row: &OutboxAlert,
+        error: &SinkError,
+    ) -> Result<OffsetDateTime, SinkError> {
         let now = OffsetDateTime::now_utc();
         let delay = backoff(&self.config, row.attempts);
         let (id, text) = (row.id, error.to_string());
@@ -164,9 +179,9 @@ impl Dispatcher {
         let attempts = row.attempts + 1;
         let retry_in_secs = delay.as_secs_f64().round();
         if error.is_transient() {
-            tracing::warn!(sink = row.sink, key = row.idempotency_key, attempts, retry_in_secs, %error, "Alert delivery failed; will retry.");
+            tracing::warn!(sink = row.sink, key = row.idempotency_key, attempts, retry_in_secs, %error, "Alert delivery failed, will retry.");
         } else {
-            tracing::error!(sink = row.sink, key = row.idempotency_key, attempts, retry_in_secs, %error, "Alert delivery rejected; fix the sink, it will be retried.");
+            tracing::error!(sink = row.sink, key = row.idempotency_key, attempts, retry_in_secs, %error, "Alert delivery rejected by the sink, will retry; check the sink settings.");
         }
 
         let first_report = now - row.created_at > OVERDUE
@@ -178,28 +193,49 @@ impl Dispatcher {
         if first_report {
             tracing::error!(sink = row.sink, key = row.idempotency_key, created_at = %row.created_at, attempts, "Alert undelivered for over an hour.");
         }
-        Ok(())
+        Ok(now + delay)
     }
 
-    /// Time until the earliest retry, at most [`MAX_IDLE`].
+    /// Time until the earliest retry of an active sink or the end of a pause, at most
+    /// [`MAX_IDLE`].
     async fn idle_time(&self) -> Duration {
-        let names = self.sink_names();
-        match self
+        let now = OffsetDateTime::now_utc();
+        let names = self.active_sinks(now);
+        let pause_end = self.lock_paused().values().min().copied();
+        let next_row = match self
             .blocking(move |store| store.next_attempt_at_for(&names))
             .await
         {
-            Ok(Some(next)) => {
-                let wait = next - OffsetDateTime::now_utc();
-                Duration::try_from(wait)
-                    .unwrap_or(Duration::ZERO)
-                    .min(MAX_IDLE)
-            }
-            Ok(None) => MAX_IDLE,
+            Ok(next) => next,
             Err(error) => {
                 tracing::error!(%error, "Reading the next alert retry time failed.");
-                STORE_ERROR_PAUSE
+                return STORE_ERROR_PAUSE;
             }
+        };
+
+        match next_row.into_iter().chain(pause_end).min() {
+            Some(next) => Duration::try_from(next - now)
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_IDLE),
+            None => MAX_IDLE,
         }
+    }
+
+    /// Names of the configured sinks that are not paused at `now`; ends expired pauses.
+    fn active_sinks(&self, now: OffsetDateTime) -> Vec<String> {
+        let mut paused = self.lock_paused();
+        paused.retain(|_, until| *until > now);
+        self.sinks
+            .keys()
+            .filter(|name| !paused.contains_key(*name))
+            .cloned()
+            .collect()
+    }
+
+    fn lock_paused(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, OffsetDateTime>> {
+        self.paused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Logs, once at start, the sinks that have pending alerts but are no longer configured.
@@ -219,10 +255,6 @@ impl Dispatcher {
             }
             Err(error) => tracing::error!(%error, "Listing pending alert sinks failed."),
         }
-    }
-
-    fn sink_names(&self) -> Vec<String> {
-        self.sinks.keys().cloned().collect()
     }
 
     /// Runs a store call on the blocking pool.

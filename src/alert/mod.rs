@@ -1,8 +1,8 @@
 //! Alerts: the payload rendered from a finding, the dispatcher that empties the outbox, and
 //! the sinks (SMTP, webhook).
 //!
-//! The store writes one outbox row per sink inside the transaction that records a finding;
-//! the [`Dispatcher`] sends each row to its sink and marks it delivered only after the sink
+//! The store writes one outbox row per sink inside the transaction that records a finding.
+//! The [`Dispatcher`] sends each row to its sink and marks it delivered only after the sink
 //! accepted it, so delivery is at least once. Receivers drop duplicates by the idempotency
 //! key (`<fingerprint>-r<revision>`), which every sink carries.
 
@@ -55,8 +55,8 @@ pub enum SinkError {
 }
 
 impl SinkError {
-    /// Whether a retry may succeed without anyone changing anything (a server down, busy or
-    /// answering 4xx in SMTP terms). The dispatcher retries every failure, but logs the
+    /// Returns whether a retry may succeed without anyone changing anything (a server down,
+    /// busy, or replying 4xx in SMTP terms). The dispatcher retries every failure, but logs the
     /// others as needing an operator.
     pub fn is_transient(&self) -> bool {
         match self {

@@ -121,7 +121,7 @@ fn payload_indicator(indicator: &Indicator) -> PayloadIndicator {
     }
 }
 
-/// The response steps suggested to the analyst, in the order they are usually taken.
+/// Lists the response steps for the analyst, in the order they are usually taken.
 fn next_steps(finding: &Finding) -> Vec<String> {
     let subject = defang(&finding.subject);
     let has = |fact: &str| finding.facts.get(fact).is_some_and(|v| !v.is_empty());

@@ -32,6 +32,19 @@ pub struct FindingsArgs {
 
 /// Prints every stored finding, most recently seen first.
 pub fn run(args: &FindingsArgs, config: &Config) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    match write_findings(args, config, &mut out) {
+        Err(error) if is_broken_pipe(&error) => Ok(()),
+        other => other,
+    }
+}
+
+/// Writes every stored finding to `out` in the requested format.
+pub fn write_findings(
+    args: &FindingsArgs,
+    config: &Config,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let path = config.daemon.state_dir.join("vigie.db");
     if !path.exists() {
         anyhow::bail!(
@@ -43,16 +56,19 @@ pub fn run(args: &FindingsArgs, config: &Config) -> anyhow::Result<()> {
     let store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
     let findings = store.findings()?;
 
-    let mut out = io::stdout().lock();
-    let written = match args.format {
-        Format::Text => write_table(&mut out, &findings),
-        Format::Json => write_json_lines(&mut out, &findings),
-    };
-    match written.and_then(|()| out.flush()) {
-        // A closed pipe (`vigie findings | head`) is the reader's choice, not an error.
-        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
+    match args.format {
+        Format::Text => write_table(out, &findings)?,
+        Format::Json => write_json_lines(out, &findings)?,
     }
+    out.flush()?;
+    Ok(())
+}
+
+/// Tells a closed pipe (`vigie findings | head`) apart: it is the reader's choice, not an error.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<io::Error>()
+        .is_some_and(|error| error.kind() == io::ErrorKind::BrokenPipe)
 }
 
 /// Writes the findings as an aligned table with a header line.

@@ -210,7 +210,7 @@ fn record_again(
         let severity = finding.severity.max(previous.severity);
         tx.execute(
             "UPDATE findings SET source = ?2, techniques = ?3, reasons = ?4, severity = ?5,
-                 score = ?6, indicators = ?7, facts = ?8, evidence = ?9, last_seen = ?10,
+                 score = ?6, indicators = ?7, facts = ?8, evidence = ?9, last_seen = MAX(last_seen, ?10),
                  revision = ?11, sightings = sightings + 1
              WHERE id = ?1",
             params![

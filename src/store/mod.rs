@@ -2,7 +2,7 @@
 //!
 //! One file (`vigie.db` under the state folder) in WAL mode, opened through rusqlite with the
 //! bundled SQLite. A sighting and the alerts it raises are written in one transaction, so an
-//! alert exists exactly when its finding change does; the dispatcher in `alert` then empties
+//! alert exists exactly when its finding change does. The dispatcher in `alert` then empties
 //! the outbox and marks each row delivered only after its sink accepted it (at least once).
 //!
 //! The API is synchronous and guarded by one mutex around one connection: async callers run
@@ -73,7 +73,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the same call may succeed later (the database was busy or locked).
+    /// Returns whether the same call may succeed later (the database was busy or locked).
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Sqlite(error) => matches!(

@@ -1,5 +1,5 @@
-//! Real mail servers for tests: Postfix (SMTP) hands mail over LMTP to Dovecot, which stores
-//! it in a Maildir and serves it over IMAP. Everything listens on 127.0.0.1 on ports picked
+//! Real mail servers for tests: Postfix (SMTP, with AUTH against Dovecot) hands mail over LMTP
+//! to Dovecot, which stores it in a Maildir and serves it over IMAP. Everything listens on 127.0.0.1 on ports picked
 //! free at start, with configs, queues, logs and mail in a temporary folder, so several
 //! instances can run side by side. The servers are stopped by pid when the value is dropped.
 //!
@@ -21,7 +21,8 @@ use futures::TryStreamExt;
 
 /// The only mailbox: static password database, any other login is delayed and rejected.
 pub const MAILBOX: &str = "soc@example.test";
-const PASSWORD: &str = "test";
+/// Password of [`MAILBOX`], for IMAP and SMTP AUTH.
+pub const PASSWORD: &str = "test";
 
 /// Dovecot 2.3: plain IMAP and LMTP on loopback, one static account, Maildir.
 const DOVECOT_CONF: &str = r#"protocols = imap lmtp
@@ -58,12 +59,19 @@ service lmtp {
     port = @LMTP_PORT@
   }
 }
+service auth {
+  inet_listener auth {
+    address = 127.0.0.1
+    port = @AUTH_PORT@
+  }
+}
 protocol lmtp {
   postmaster_address = postmaster@example.test
 }
 "#;
 
-/// Postfix 3.7: SMTP on loopback, mail for example.test relayed to Dovecot over LMTP.
+/// Postfix 3.7: SMTP on loopback, mail for example.test relayed to Dovecot over LMTP, and
+/// SMTP AUTH checked against Dovecot's password database (offered, not required).
 /// Postfix refuses a log file outside `maillog_file_prefixes`, hence the run folder there.
 const POSTFIX_MAIN_CF: &str = r#"compatibility_level = 3.6
 queue_directory = @RUN@/postfix/queue
@@ -89,6 +97,10 @@ smtpd_recipient_restrictions = reject_unauth_destination
 smtpd_banner = $myhostname ESMTP
 biff = no
 append_dot_mydomain = no
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = inet:127.0.0.1:@AUTH_PORT@
+smtpd_sasl_authenticated_header = yes
 "#;
 
 const POSTFIX_MASTER_CF: &str = r#"127.0.0.1:@SMTP_PORT@ inet n - n - - smtpd
@@ -123,6 +135,7 @@ pub struct MailServers {
     pub smtp_port: u16,
     pub imap_port: u16,
     pub lmtp_port: u16,
+    pub auth_port: u16,
     dovecot_started: bool,
     postfix_started: bool,
 }
@@ -140,12 +153,13 @@ impl MailServers {
             .prefix("vigie-mail-")
             .tempdir()
             .expect("create a temporary folder for the mail servers");
-        let [smtp_port, imap_port, lmtp_port] = free_ports();
+        let [smtp_port, imap_port, lmtp_port, auth_port] = free_ports();
         let servers = MailServers {
             dir,
             smtp_port,
             imap_port,
             lmtp_port,
+            auth_port,
             dovecot_started: false,
             postfix_started: false,
         };
@@ -177,6 +191,7 @@ impl MailServers {
                 .replace("@SMTP_PORT@", &self.smtp_port.to_string())
                 .replace("@IMAP_PORT@", &self.imap_port.to_string())
                 .replace("@LMTP_PORT@", &self.lmtp_port.to_string())
+                .replace("@AUTH_PORT@", &self.auth_port.to_string())
         };
         let run = self.run_dir();
         for folder in ["postfix/conf", "postfix/queue", "mail"] {
@@ -246,7 +261,12 @@ impl MailServers {
             );
         }
 
-        for port in [self.lmtp_port, self.imap_port, self.smtp_port] {
+        for port in [
+            self.lmtp_port,
+            self.auth_port,
+            self.imap_port,
+            self.smtp_port,
+        ] {
             wait_for_port(port, Duration::from_secs(15));
         }
     }
