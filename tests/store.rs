@@ -613,6 +613,9 @@ fn findings_command_without_store_explains() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_with_state_dir(&dir.path().join("state"));
     let args = vigie::cli::findings::FindingsArgs {
+        config: vigie::cli::ConfigArgs {
+            config: config.path.clone(),
+        },
         format: vigie::cli::findings::Format::Json,
     };
 
@@ -638,11 +641,17 @@ fn findings_command_reads_state_dir() {
 
     let mut text = Vec::new();
     let text_args = vigie::cli::findings::FindingsArgs {
+        config: vigie::cli::ConfigArgs {
+            config: config.path.clone(),
+        },
         format: vigie::cli::findings::Format::Text,
     };
     vigie::cli::findings::write_findings(&text_args, &config, &mut text).unwrap();
     let mut json = Vec::new();
     let json_args = vigie::cli::findings::FindingsArgs {
+        config: vigie::cli::ConfigArgs {
+            config: config.path.clone(),
+        },
         format: vigie::cli::findings::Format::Json,
     };
     vigie::cli::findings::write_findings(&json_args, &config, &mut json).unwrap();
