@@ -8,6 +8,9 @@
 //! cannot break NFC), has left-to-right bidi class (so no bidi rule applies), needs no
 //! context rule, and that UTS #46 keeps as it is. [`PlainChars`] holds the characters
 //! checked to be so; a candidate with any other character goes through full UTS #46.
+//!
+//! Punycode (RFC 3492) is written here rather than taken from `idna::punycode`, whose
+//! public encoder returns a new `String` per label; this one appends to a reused buffer.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -143,12 +146,9 @@ impl<'a> Encoder<'a> {
         if ascii {
             out.push_str(label);
         } else {
-            match idna::punycode::encode_str(label) {
-                Some(encoded) => {
-                    out.push_str("xn--");
-                    out.push_str(&encoded);
-                }
-                None => return FastEncoding::Invalid,
+            out.push_str("xn--");
+            if !punycode_encode(label, out) {
+                return FastEncoding::Invalid;
             }
         }
         if out.len() - start > MAX_LABEL_LEN {
@@ -156,6 +156,105 @@ impl<'a> Encoder<'a> {
         }
         FastEncoding::Valid
     }
+}
+
+const BASE: u32 = 36;
+const T_MIN: u32 = 1;
+const T_MAX: u32 = 26;
+const SKEW: u32 = 38;
+const DAMP: u32 = 700;
+const INITIAL_BIAS: u32 = 72;
+const INITIAL_N: u32 = 0x80;
+
+/// Appends the Punycode form of `input` (without the `xn--` prefix) to `out`, as RFC 3492
+/// section 6.3 specifies. Returns false on arithmetic overflow, which only inputs far longer
+/// than a DNS label can cause.
+fn punycode_encode(input: &str, out: &mut String) -> bool {
+    let mut total: u32 = 0;
+    let mut basic: u32 = 0;
+    for c in input.chars() {
+        total += 1;
+        if c.is_ascii() {
+            out.push(c);
+            basic += 1;
+        }
+    }
+    if basic > 0 {
+        out.push('-');
+    }
+
+    let (mut n, mut delta, mut bias, mut handled) = (INITIAL_N, 0u32, INITIAL_BIAS, basic);
+    while handled < total {
+        let Some(m) = input.chars().map(u32::from).filter(|&c| c >= n).min() else {
+            return false;
+        };
+        let Some(next) = (m - n)
+            .checked_mul(handled + 1)
+            .and_then(|step| delta.checked_add(step))
+        else {
+            return false;
+        };
+        delta = next;
+        n = m;
+        for c in input.chars().map(u32::from) {
+            if c < n {
+                let Some(next) = delta.checked_add(1) else {
+                    return false;
+                };
+                delta = next;
+            } else if c == n {
+                push_variable_integer(delta, bias, out);
+                bias = adapt(delta, handled + 1, handled == basic);
+                delta = 0;
+                handled += 1;
+            }
+        }
+        delta += 1;
+        n += 1;
+    }
+    true
+}
+
+fn push_variable_integer(value: u32, bias: u32, out: &mut String) {
+    let mut q = value;
+    let mut k = BASE;
+    loop {
+        let t = if k <= bias {
+            T_MIN
+        } else if k >= bias + T_MAX {
+            T_MAX
+        } else {
+            k - bias
+        };
+        if q < t {
+            break;
+        }
+        out.push(punycode_digit(t + (q - t) % (BASE - t)));
+        q = (q - t) / (BASE - t);
+        k += BASE;
+    }
+    out.push(punycode_digit(q));
+}
+
+fn punycode_digit(d: u32) -> char {
+    // Digits 0..=25 are a..=z and 26..=35 are 0..=9; `d` is below 36 by construction.
+    let byte = if d < 26 {
+        b'a' + d as u8
+    } else {
+        b'0' + (d - 26) as u8
+    };
+    char::from(byte)
+}
+
+fn adapt(delta: u32, points: u32, first: bool) -> u32 {
+    let mut delta = if first { delta / DAMP } else { delta / 2 };
+    delta += delta / points;
+    let mut k = 0;
+    while delta > ((BASE - T_MIN) * T_MAX) / 2 {
+        delta /= BASE - T_MIN;
+        k += BASE;
+    }
+    k + (BASE - T_MIN + 1) * delta / (delta + SKEW)
 }
 
 fn third_and_fourth_are_hyphens(label: &str) -> bool {
@@ -277,6 +376,26 @@ mod tests {
         assert!(!is_plain('\u{0301}'), "combining mark");
         assert!(!is_plain('ǆ'), "UTS #46 maps the dz digraph");
         assert!(!is_plain('א'), "right-to-left");
+    }
+
+    #[test]
+    fn punycode_matches_idna_crate() {
+        let labels = [
+            "bücher",
+            "раураӏ",
+            "pаypal",
+            "ạạạạ",
+            "ẋ",
+            "a-ü-b",
+            "ǆ",
+            "münchen-straße",
+            "ü",
+        ];
+        for label in labels {
+            let mut out = String::new();
+            assert!(punycode_encode(label, &mut out), "{label}");
+            assert_eq!(Some(out), idna::punycode::encode_str(label), "{label}");
+        }
     }
 
     #[test]

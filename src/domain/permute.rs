@@ -8,8 +8,10 @@
 //! ASCII; only candidates with non-ASCII characters go through IDNA encoding.
 
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 
-use foldhash::fast::RandomState;
+use foldhash::fast::{FixedState, RandomState};
+use hashbrown::HashTable;
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
 use super::fuzz::{self, GlyphTable, Label};
@@ -249,9 +251,11 @@ pub struct Sink {
     unicode_suffix: String,
     original: String,
     fuzzer: Fuzzer,
-    /// Names already returned, plus the Unicode form of each candidate that needed full
-    /// UTS #46 processing, so that it is not processed twice.
-    seen: HashSet<String, RandomState>,
+    /// Index into `output` of every name kept, by the hash of the name.
+    kept: HashTable<u32>,
+    hasher: FixedState,
+    /// Candidates that went through full UTS #46 processing, so that none goes twice.
+    slow_seen: HashSet<String, RandomState>,
     encoder: Encoder<'static>,
     buf: String,
     ascii_buf: String,
@@ -280,7 +284,9 @@ impl Sink {
             unicode_suffix: format!(".{suffix}"),
             original,
             fuzzer: Fuzzer::Addition,
-            seen: HashSet::default(),
+            kept: HashTable::new(),
+            hasher: FixedState::default(),
+            slow_seen: HashSet::default(),
             encoder,
             buf: String::with_capacity(64),
             ascii_buf: String::with_capacity(64),
@@ -308,15 +314,13 @@ impl Sink {
     /// Takes a whole candidate name, in ASCII or Unicode.
     pub fn name(&mut self, name: &str) {
         if name.is_ascii() {
-            if is_valid_candidate(name) {
-                self.accept(name);
-            }
+            self.accept(name, is_valid_candidate);
             return;
         }
 
         let mut ascii = std::mem::take(&mut self.ascii_buf);
         match self.encoder.encode(name, &mut ascii) {
-            FastEncoding::Valid => self.accept(&ascii),
+            FastEncoding::Valid => self.accept(&ascii, name::is_valid_ascii_name),
             FastEncoding::Invalid => {}
             FastEncoding::Unknown => self.encode_slowly(name),
         }
@@ -325,33 +329,48 @@ impl Sink {
 
     /// Runs full UTS #46 processing on a candidate the fast encoder cannot judge.
     fn encode_slowly(&mut self, name: &str) {
-        if self.seen.contains(name) {
+        if self.slow_seen.contains(name) {
             return;
         }
-        self.seen.insert(name.to_owned());
+        self.slow_seen.insert(name.to_owned());
         if let Ok(ascii) = Uts46::new().to_ascii(
             name.as_bytes(),
             AsciiDenyList::STD3,
             Hyphens::Check,
             DnsLength::Verify,
         ) {
-            self.accept(&ascii);
+            self.accept(&ascii, name::is_valid_ascii_name);
         }
     }
 
-    /// Keeps a valid ASCII name unless it is the input or already kept.
-    fn accept(&mut self, ascii: &str) {
-        if ascii != self.original && !self.seen.contains(ascii) && name::is_valid_ascii_name(ascii)
+    /// Keeps an ASCII name unless it is the input, already kept, or fails `is_valid`
+    /// (checked last because most candidates are repeats).
+    fn accept(&mut self, ascii: &str, is_valid: fn(&str) -> bool) {
+        if ascii == self.original {
+            return;
+        }
+        let Sink {
+            kept,
+            hasher,
+            output,
+            fuzzer,
+            ..
+        } = self;
+        let hash = hasher.hash_one(ascii);
+        if kept
+            .find(hash, |&index| output[index as usize].domain == ascii)
+            .is_some()
+            || !is_valid(ascii)
         {
-            self.seen.insert(ascii.to_owned());
-            self.push(ascii.to_owned());
+            return;
         }
-    }
-
-    fn push(&mut self, domain: String) {
-        self.output.push(Permutation {
-            domain,
-            fuzzer: self.fuzzer,
+        let index = u32::try_from(output.len()).expect("fewer than 2^32 names");
+        output.push(Permutation {
+            domain: ascii.to_owned(),
+            fuzzer: *fuzzer,
+        });
+        kept.insert_unique(hash, index, |&index| {
+            hasher.hash_one(output[index as usize].domain.as_str())
         });
     }
 }
