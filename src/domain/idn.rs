@@ -12,7 +12,6 @@
 //! Punycode (RFC 3492) is written here rather than taken from `idna::punycode`, whose
 //! public encoder returns a new `String` per label; this one appends to a reused buffer.
 
-use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
@@ -40,10 +39,15 @@ pub fn table_chars() -> &'static PlainChars {
     })
 }
 
+/// Code points from here on are never plain (the last plain block ends at U+A7FF).
+const PLAIN_LIMIT: usize = 0xA800;
+
 /// Non-ASCII characters known to need only Punycode encoding.
 #[derive(Debug, Default)]
 pub struct PlainChars {
-    chars: HashSet<char, foldhash::fast::FixedState>,
+    /// One bit a code point below [`PLAIN_LIMIT`]; plain letters all lie below it.
+    bits: Vec<u64>,
+    len: usize,
 }
 
 /// Result of the fast path.
@@ -62,15 +66,22 @@ impl PlainChars {
     /// others are left out and send their candidates to the slow path.
     pub fn add_from(&mut self, text: &str) {
         for c in text.chars() {
-            if !c.is_ascii() && !self.chars.contains(&c) && is_plain(c) {
-                self.chars.insert(c);
+            if !c.is_ascii() && !self.contains(c) && is_plain(c) {
+                if self.bits.is_empty() {
+                    self.bits = vec![0; PLAIN_LIMIT / 64];
+                }
+                self.bits[c as usize / 64] |= 1 << (c as usize % 64);
+                self.len += 1;
             }
         }
     }
 
     /// Returns whether `c` is in the set.
     pub fn contains(&self, c: char) -> bool {
-        self.chars.contains(&c)
+        let index = c as usize;
+        index < PLAIN_LIMIT
+            && !self.bits.is_empty()
+            && self.bits[index / 64] & (1 << (index % 64)) != 0
     }
 }
 
@@ -167,25 +178,33 @@ const INITIAL_BIAS: u32 = 72;
 const INITIAL_N: u32 = 0x80;
 
 /// Appends the Punycode form of `input` (without the `xn--` prefix) to `out`, as RFC 3492
-/// section 6.3 specifies. Returns false on arithmetic overflow, which only inputs far longer
-/// than a DNS label can cause.
+/// section 6.3 specifies. Returns false for input of more than 63 characters, whose output
+/// could not be a DNS label anyway.
 fn punycode_encode(input: &str, out: &mut String) -> bool {
+    // Each character gives at least one output character, so a label of more than 63
+    // characters cannot fit in DNS; that bound keeps the code points on the stack.
+    let mut code_points = [0u32; MAX_LABEL_LEN];
     let mut total: u32 = 0;
     let mut basic: u32 = 0;
     for c in input.chars() {
+        let Some(slot) = code_points.get_mut(total as usize) else {
+            return false;
+        };
+        *slot = u32::from(c);
         total += 1;
         if c.is_ascii() {
             out.push(c);
             basic += 1;
         }
     }
+    let code_points = &code_points[..total as usize];
     if basic > 0 {
         out.push('-');
     }
 
     let (mut n, mut delta, mut bias, mut handled) = (INITIAL_N, 0u32, INITIAL_BIAS, basic);
     while handled < total {
-        let Some(m) = input.chars().map(u32::from).filter(|&c| c >= n).min() else {
+        let Some(m) = code_points.iter().copied().filter(|&c| c >= n).min() else {
             return false;
         };
         let Some(next) = (m - n)
@@ -196,7 +215,7 @@ fn punycode_encode(input: &str, out: &mut String) -> bool {
         };
         delta = next;
         n = m;
-        for c in input.chars().map(u32::from) {
+        for &c in code_points {
             if c < n {
                 let Some(next) = delta.checked_add(1) else {
                     return false;
@@ -322,7 +341,7 @@ mod tests {
         let plain = table_chars();
         assert!(plain.contains('ạ'));
         assert!(plain.contains('ӏ'));
-        assert!(plain.chars.len() > 200, "{}", plain.chars.len());
+        assert!(plain.len > 200, "{}", plain.len);
     }
 
     #[test]
