@@ -2,8 +2,8 @@
 //! `paypal.com`) into candidate labels or names and hands them to a [`Sink`], which
 //! assembles, validates and deduplicates them.
 //!
-//! The edits follow what dnstwist 20250130 generates with its default fuzzers, so that our
-//! output contains all of its names; where noted, a fuzzer makes a few more.
+//! The edits follow what dnstwist 20250130 generates with its default fuzzers, so our output
+//! contains all of its names. Where noted, a fuzzer makes a few more.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -408,8 +408,8 @@ pub fn various(subdomain: &str, label: &str, suffix: &str, sink: &mut Sink) {
     }
 }
 
-/// Adds each word before and after the label, with and without a hyphen; in a hyphenated
-/// label, also replaces its first or last part with the word.
+/// Adds each word before and after the label, with and without a hyphen. In a hyphenated
+/// label, it also replaces the first or last part with the word.
 pub fn dictionary(label: &Label, words: &[&str], sink: &mut Sink) {
     let text = label.text;
     let mut buf = String::with_capacity(text.len() + 32);

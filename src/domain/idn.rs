@@ -3,10 +3,10 @@
 //! Full UTS #46 processing (mapping, NFC, validity, bidi and context rules) costs about a
 //! microsecond a name and dominates generation for homoglyph-heavy domains. Almost every
 //! candidate is an already valid label in which a few characters were swapped for
-//! look-alike letters. For those, only Punycode is left to do, provided that every non-ASCII
-//! character is "plain": a Latin or Cyrillic letter that is a starter (so swapping it in
-//! cannot break NFC), has left-to-right bidi class (so no bidi rule applies), needs no
-//! context rule, and that UTS #46 keeps as it is. [`PlainChars`] holds the characters
+//! look-alike letters. For those, only Punycode is left to do when every non-ASCII character
+//! is "plain". A plain character is a Latin or Cyrillic letter that UTS #46 keeps as it is.
+//! It is a starter, so swapping it in cannot break NFC. Its bidi class is L, so no bidi rule
+//! applies, and no context rule applies to it either. [`PlainChars`] holds the characters
 //! checked to be so; a candidate with any other character goes through full UTS #46.
 //!
 //! Punycode (RFC 3492) is written here rather than taken from `idna::punycode`, whose

@@ -107,7 +107,8 @@ impl Fuzzer {
         Fuzzer::Various,
     ];
 
-    /// The name used on the command line, in configuration and in JSON (dnstwist's names).
+    /// Returns the name used on the command line, in configuration and in JSON (dnstwist's
+    /// names).
     pub fn as_str(self) -> &'static str {
         match self {
             Fuzzer::Addition => "addition",
@@ -143,7 +144,7 @@ impl std::fmt::Display for Fuzzer {
     }
 }
 
-/// What to generate.
+/// Options of one permutation run: which fuzzers, and extra words and TLDs.
 #[derive(Debug, Clone, Default)]
 pub struct PermuteOptions {
     /// Fuzzers to run; empty means [`Fuzzer::DEFAULT`], plus dictionary when `dictionary` is
@@ -252,7 +253,7 @@ pub struct Sink {
     original: String,
     fuzzer: Fuzzer,
     /// Index into `output` of every name kept, by the hash of the name.
-    kept: HashTable<u32>,
+    index_by_name: HashTable<u32>,
     hasher: FixedState,
     /// Candidates that went through full UTS #46 processing, so that none goes twice.
     slow_seen: HashSet<String, RandomState>,
@@ -284,7 +285,7 @@ impl Sink {
             unicode_suffix: format!(".{suffix}"),
             original,
             fuzzer: Fuzzer::Addition,
-            kept: HashTable::new(),
+            index_by_name: HashTable::new(),
             hasher: FixedState::default(),
             slow_seen: HashSet::default(),
             encoder,
@@ -369,7 +370,7 @@ impl Sink {
             domain: ascii.to_owned(),
             fuzzer: *fuzzer,
         });
-        kept.insert_unique(hash, index, |&index| {
+        index_by_name.insert_unique(hash, index, |&index| {
             hasher.hash_one(output[index as usize].domain.as_str())
         });
     }
