@@ -351,14 +351,14 @@ impl Sink {
             return;
         }
         let Sink {
-            kept,
+            index_by_name,
             hasher,
             output,
             fuzzer,
             ..
         } = self;
         let hash = hasher.hash_one(ascii);
-        if kept
+        if index_by_name
             .find(hash, |&index| output[index as usize].domain == ascii)
             .is_some()
             || !is_valid(ascii)
