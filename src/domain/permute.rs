@@ -150,8 +150,8 @@ pub struct PermuteOptions {
     /// Fuzzers to run; empty means [`Fuzzer::DEFAULT`], plus dictionary when `dictionary` is
     /// not empty and TLD swap when `tlds` is not empty.
     pub fuzzers: Vec<Fuzzer>,
-    /// Words for the dictionary fuzzer, on top of the built-in list (see
-    /// [`lists::parse_words`] for the accepted form).
+    /// Words for the dictionary fuzzer, on top of the built-in list. Words are expected in
+    /// lower case, as [`lists::parse_words`] returns them; names made with others are dropped.
     pub dictionary: Vec<String>,
     /// TLDs for the TLD-swap fuzzer, on top of the built-in list (see [`lists::parse_tlds`]).
     pub tlds: Vec<String>,
@@ -230,11 +230,13 @@ fn unicode_of(ascii: &str) -> String {
     idna::domain_to_unicode(ascii).0
 }
 
+/// Appends the extra entries to the built-in ones, skipping blanks and repeats.
 fn merge<'a>(builtin: &'a [String], extra: &'a [String]) -> Vec<&'a str> {
     let mut merged: Vec<&str> = builtin.iter().map(String::as_str).collect();
+    let mut present: HashSet<&str, RandomState> = merged.iter().copied().collect();
     for entry in extra {
         let entry = entry.trim().trim_start_matches('.');
-        if !entry.is_empty() && !merged.contains(&entry) {
+        if !entry.is_empty() && present.insert(entry) {
             merged.push(entry);
         }
     }
@@ -243,7 +245,7 @@ fn merge<'a>(builtin: &'a [String], extra: &'a [String]) -> Vec<&'a str> {
 
 /// Receives candidates from the fuzzers, turns them into full ASCII names, drops the invalid
 /// ones, the input and repeats, and keeps the rest in order.
-pub struct Sink {
+pub(crate) struct Sink {
     /// `sub.` in ASCII, or empty.
     ascii_prefix: String,
     /// `.suffix` in ASCII.
@@ -296,7 +298,7 @@ impl Sink {
     }
 
     /// Takes a candidate for the registrable label (it may contain dots).
-    pub fn label(&mut self, label: &str) {
+    pub(crate) fn label(&mut self, label: &str) {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         if label.is_ascii() {
@@ -313,7 +315,7 @@ impl Sink {
     }
 
     /// Takes a whole candidate name, in ASCII or Unicode.
-    pub fn name(&mut self, name: &str) {
+    pub(crate) fn name(&mut self, name: &str) {
         if name.is_ascii() {
             self.accept(name, is_valid_candidate);
             return;
