@@ -25,6 +25,7 @@ DOMAINS = [
     "credit-agricole.fr",
     "bücher.de",
     "ab.io",
+    "www.bank.fr",
 ]
 
 OUT_DIR = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "dnstwist"

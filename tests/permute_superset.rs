@@ -91,6 +91,11 @@ fn superset_short_ab_io() {
     assert_superset("ab.io");
 }
 
+#[test]
+fn superset_with_subdomain_www_bank_fr() {
+    assert_superset("www.bank.fr");
+}
+
 /// Every fixture file is covered by a test above, so a new one cannot be forgotten.
 #[test]
 fn every_fixture_is_tested() {
@@ -102,6 +107,7 @@ fn every_fixture_is_tested() {
         "credit-agricole.fr",
         "xn--bcher-kva.de",
         "ab.io",
+        "www.bank.fr",
     ];
     for entry in std::fs::read_dir(FIXTURES).expect("fixture directory exists") {
         let name = entry

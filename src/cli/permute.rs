@@ -18,8 +18,8 @@ pub struct PermuteArgs {
     /// Domain to permute, in Unicode or punycode (`example.com`, `bücher.de`).
     pub domain: String,
 
-    /// Output format: `list` prints one ASCII name a line; `json` prints one object a line
-    /// with `domain`, `fuzzer` and `unicode`; `csv` prints the same columns after a header.
+    /// Output format. `list` prints one ASCII name a line. `json` prints one object a line
+    /// with `domain`, `fuzzer` and `unicode`, and `csv` prints the same columns after a header.
     #[arg(long, value_enum, default_value_t = OutputFormat::List)]
     pub format: OutputFormat,
 

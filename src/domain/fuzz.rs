@@ -2,11 +2,14 @@
 //! `paypal.com`) into candidate labels or names and hands them to a [`Sink`], which
 //! assembles, validates and deduplicates them.
 //!
-//! The edits follow what dnstwist 20250130 generates with its default fuzzers, so that our
-//! output contains all of its names; where noted, a fuzzer makes a few more.
+//! The edits follow what dnstwist 20250130 generates with its default fuzzers, so our output
+//! contains all of its names. Where noted, a fuzzer makes a few more.
 
-use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::sync::OnceLock;
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
 
 use super::data::tables;
 use super::permute::Sink;
@@ -234,13 +237,17 @@ fn splice(buf: &mut String, before: &str, middle: &[&str], after: &str) {
 }
 
 /// Applies one substitution, then a second one on each result.
+///
+/// Half of the second-round strings are repeats (two substitutions in either order), so
+/// they are filtered here, before the sink spends an IDNA encoding on each.
 pub fn homoglyph(label: &Label, glyphs: &GlyphTable, sink: &mut Sink) {
+    let mut seen = StringSet::default();
+    seen.insert(label.text);
+
     let mut buf = String::with_capacity(label.text.len() * 2);
     let mut first: Vec<String> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
     glyphs.substitute(label.text, &mut buf, &mut |candidate| {
-        if !seen.contains(candidate) {
-            seen.insert(candidate.to_owned());
+        if seen.insert(candidate) {
             first.push(candidate.to_owned());
         }
     });
@@ -250,7 +257,45 @@ pub fn homoglyph(label: &Label, glyphs: &GlyphTable, sink: &mut Sink) {
 
     let mut second = String::with_capacity(label.text.len() * 3);
     for candidate in &first {
-        glyphs.substitute(candidate, &mut second, &mut |twice| sink.label(twice));
+        glyphs.substitute(candidate, &mut second, &mut |twice| {
+            if seen.insert(twice) {
+                sink.label(twice);
+            }
+        });
+    }
+}
+
+/// Set of strings stored end to end in one buffer, so that inserting costs no allocation
+/// of its own.
+#[derive(Default)]
+struct StringSet {
+    text: String,
+    /// Start and length in `text` of each string, by hash.
+    spans: HashTable<(usize, usize)>,
+    hasher: FixedState,
+}
+
+impl StringSet {
+    /// Inserts `value`; returns false when it was already there.
+    fn insert(&mut self, value: &str) -> bool {
+        let StringSet {
+            text,
+            spans,
+            hasher,
+        } = self;
+        let hash = hasher.hash_one(value);
+        if spans
+            .find(hash, |&(start, len)| &text[start..start + len] == value)
+            .is_some()
+        {
+            return false;
+        }
+        let span = (text.len(), value.len());
+        text.push_str(value);
+        spans.insert_unique(hash, span, |&(start, len)| {
+            hasher.hash_one(&text[start..start + len])
+        });
+        true
     }
 }
 
@@ -408,8 +453,8 @@ pub fn various(subdomain: &str, label: &str, suffix: &str, sink: &mut Sink) {
     }
 }
 
-/// Adds each word before and after the label, with and without a hyphen; in a hyphenated
-/// label, also replaces its first or last part with the word.
+/// Adds each word before and after the label, with and without a hyphen. In a hyphenated
+/// label, it also replaces the first or last part with the word.
 pub fn dictionary(label: &Label, words: &[&str], sink: &mut Sink) {
     let text = label.text;
     let mut buf = String::with_capacity(text.len() + 32);

@@ -17,7 +17,7 @@ pub struct ListError {
     pub kind: &'static str,
     /// The entry as written.
     pub entry: String,
-    /// What is wrong with it and how to fix it.
+    /// Reason the entry is invalid, and the fix.
     pub reason: String,
 }
 

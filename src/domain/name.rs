@@ -19,7 +19,7 @@ pub const MAX_LABEL_LEN: usize = 63;
 pub struct DomainError {
     /// The name as it was given.
     pub domain: String,
-    /// What is wrong with it and how to fix it.
+    /// Reason the name is invalid, and the fix.
     pub reason: String,
 }
 
@@ -59,9 +59,10 @@ impl DomainParts {
 /// Converts a domain name to its ASCII form (punycode for IDN labels), lower case, without
 /// the root dot.
 ///
-/// Rejects URL-like input (scheme, path, port, user), empty labels, characters outside
-/// letters, digits and hyphen, hyphens at the start or end of a label or in the third and
-/// fourth position (other than `xn--`), and names or labels that are too long.
+/// Rejects URL-like input (scheme, path, port, user) and empty labels. Rejects characters
+/// other than letters, digits and hyphens, and hyphens first or last in a label. Rejects
+/// `--` in the third and fourth position (other than `xn--`) and names or labels that are
+/// too long.
 pub fn to_ascii(domain: &str) -> Result<String, DomainError> {
     reject_url_like(domain)?;
     let trimmed = domain.strip_suffix('.').unwrap_or(domain);
@@ -136,9 +137,10 @@ pub fn split(domain: &str) -> Result<DomainParts, DomainError> {
     })
 }
 
-/// Checks that an ASCII name is a usable host name: labels of 1 to 63 letters, digits and
-/// hyphens, no hyphen first or last, no `--` in the third and fourth position except in
-/// `xn--` labels, at most 253 octets, and a last label that is not all digits.
+/// Checks that an ASCII name is a usable host name. Each label has 1 to 63 letters, digits
+/// and hyphens, with no hyphen first or last and no `--` in the third and fourth position
+/// except in `xn--` labels. The name has at most 253 octets and its last label is not all
+/// digits.
 ///
 /// Expects lower case. It does not check that `xn--` labels decode.
 pub fn is_valid_ascii_name(name: &str) -> bool {

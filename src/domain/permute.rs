@@ -8,8 +8,10 @@
 //! ASCII; only candidates with non-ASCII characters go through IDNA encoding.
 
 use std::collections::HashSet;
+use std::hash::BuildHasher;
 
-use foldhash::fast::RandomState;
+use foldhash::fast::{FixedState, RandomState};
+use hashbrown::HashTable;
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
 use super::fuzz::{self, GlyphTable, Label};
@@ -105,7 +107,8 @@ impl Fuzzer {
         Fuzzer::Various,
     ];
 
-    /// The name used on the command line, in configuration and in JSON (dnstwist's names).
+    /// Returns the name used on the command line, in configuration and in JSON (dnstwist's
+    /// names).
     pub fn as_str(self) -> &'static str {
         match self {
             Fuzzer::Addition => "addition",
@@ -141,14 +144,14 @@ impl std::fmt::Display for Fuzzer {
     }
 }
 
-/// What to generate.
+/// Options of one permutation run: which fuzzers, and extra words and TLDs.
 #[derive(Debug, Clone, Default)]
 pub struct PermuteOptions {
     /// Fuzzers to run; empty means [`Fuzzer::DEFAULT`], plus dictionary when `dictionary` is
     /// not empty and TLD swap when `tlds` is not empty.
     pub fuzzers: Vec<Fuzzer>,
-    /// Words for the dictionary fuzzer, on top of the built-in list (see
-    /// [`lists::parse_words`] for the accepted form).
+    /// Words for the dictionary fuzzer, on top of the built-in list. Words are expected in
+    /// lower case, as [`lists::parse_words`] returns them; names made with others are dropped.
     pub dictionary: Vec<String>,
     /// TLDs for the TLD-swap fuzzer, on top of the built-in list (see [`lists::parse_tlds`]).
     pub tlds: Vec<String>,
@@ -227,11 +230,13 @@ fn unicode_of(ascii: &str) -> String {
     idna::domain_to_unicode(ascii).0
 }
 
+/// Appends the extra entries to the built-in ones, skipping blanks and repeats.
 fn merge<'a>(builtin: &'a [String], extra: &'a [String]) -> Vec<&'a str> {
     let mut merged: Vec<&str> = builtin.iter().map(String::as_str).collect();
+    let mut present: HashSet<&str, RandomState> = merged.iter().copied().collect();
     for entry in extra {
         let entry = entry.trim().trim_start_matches('.');
-        if !entry.is_empty() && !merged.contains(&entry) {
+        if !entry.is_empty() && present.insert(entry) {
             merged.push(entry);
         }
     }
@@ -240,7 +245,7 @@ fn merge<'a>(builtin: &'a [String], extra: &'a [String]) -> Vec<&'a str> {
 
 /// Receives candidates from the fuzzers, turns them into full ASCII names, drops the invalid
 /// ones, the input and repeats, and keeps the rest in order.
-pub struct Sink {
+pub(crate) struct Sink {
     /// `sub.` in ASCII, or empty.
     ascii_prefix: String,
     /// `.suffix` in ASCII.
@@ -249,9 +254,11 @@ pub struct Sink {
     unicode_suffix: String,
     original: String,
     fuzzer: Fuzzer,
-    /// Names already returned, plus the Unicode form of each candidate that needed full
-    /// UTS #46 processing, so that it is not processed twice.
-    seen: HashSet<String, RandomState>,
+    /// Index into `output` of every name kept, by the hash of the name.
+    index_by_name: HashTable<u32>,
+    hasher: FixedState,
+    /// Candidates that went through full UTS #46 processing, so that none goes twice.
+    slow_seen: HashSet<String, RandomState>,
     encoder: Encoder<'static>,
     buf: String,
     ascii_buf: String,
@@ -280,7 +287,9 @@ impl Sink {
             unicode_suffix: format!(".{suffix}"),
             original,
             fuzzer: Fuzzer::Addition,
-            seen: HashSet::default(),
+            index_by_name: HashTable::new(),
+            hasher: FixedState::default(),
+            slow_seen: HashSet::default(),
             encoder,
             buf: String::with_capacity(64),
             ascii_buf: String::with_capacity(64),
@@ -289,7 +298,7 @@ impl Sink {
     }
 
     /// Takes a candidate for the registrable label (it may contain dots).
-    pub fn label(&mut self, label: &str) {
+    pub(crate) fn label(&mut self, label: &str) {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         if label.is_ascii() {
@@ -306,17 +315,15 @@ impl Sink {
     }
 
     /// Takes a whole candidate name, in ASCII or Unicode.
-    pub fn name(&mut self, name: &str) {
+    pub(crate) fn name(&mut self, name: &str) {
         if name.is_ascii() {
-            if is_valid_candidate(name) {
-                self.accept(name);
-            }
+            self.accept(name, is_valid_candidate);
             return;
         }
 
         let mut ascii = std::mem::take(&mut self.ascii_buf);
         match self.encoder.encode(name, &mut ascii) {
-            FastEncoding::Valid => self.accept(&ascii),
+            FastEncoding::Valid => self.accept(&ascii, name::is_valid_ascii_name),
             FastEncoding::Invalid => {}
             FastEncoding::Unknown => self.encode_slowly(name),
         }
@@ -325,33 +332,48 @@ impl Sink {
 
     /// Runs full UTS #46 processing on a candidate the fast encoder cannot judge.
     fn encode_slowly(&mut self, name: &str) {
-        if self.seen.contains(name) {
+        if self.slow_seen.contains(name) {
             return;
         }
-        self.seen.insert(name.to_owned());
+        self.slow_seen.insert(name.to_owned());
         if let Ok(ascii) = Uts46::new().to_ascii(
             name.as_bytes(),
             AsciiDenyList::STD3,
             Hyphens::Check,
             DnsLength::Verify,
         ) {
-            self.accept(&ascii);
+            self.accept(&ascii, name::is_valid_ascii_name);
         }
     }
 
-    /// Keeps a valid ASCII name unless it is the input or already kept.
-    fn accept(&mut self, ascii: &str) {
-        if ascii != self.original && !self.seen.contains(ascii) && name::is_valid_ascii_name(ascii)
+    /// Keeps an ASCII name unless it is the input, already kept, or fails `is_valid`
+    /// (checked last because most candidates are repeats).
+    fn accept(&mut self, ascii: &str, is_valid: fn(&str) -> bool) {
+        if ascii == self.original {
+            return;
+        }
+        let Sink {
+            index_by_name,
+            hasher,
+            output,
+            fuzzer,
+            ..
+        } = self;
+        let hash = hasher.hash_one(ascii);
+        if index_by_name
+            .find(hash, |&index| output[index as usize].domain == ascii)
+            .is_some()
+            || !is_valid(ascii)
         {
-            self.seen.insert(ascii.to_owned());
-            self.push(ascii.to_owned());
+            return;
         }
-    }
-
-    fn push(&mut self, domain: String) {
-        self.output.push(Permutation {
-            domain,
-            fuzzer: self.fuzzer,
+        let index = u32::try_from(output.len()).expect("fewer than 2^32 names");
+        output.push(Permutation {
+            domain: ascii.to_owned(),
+            fuzzer: *fuzzer,
+        });
+        index_by_name.insert_unique(hash, index, |&index| {
+            hasher.hash_one(output[index as usize].domain.as_str())
         });
     }
 }
