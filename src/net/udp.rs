@@ -36,7 +36,7 @@ struct Channel {
     receiver: JoinHandle<()>,
 }
 
-/// Why a UDP exchange gave no usable answer.
+/// Failure of a UDP exchange that gave no usable answer.
 pub(crate) enum UdpFailure {
     /// No answer within the timeout, on every attempt.
     TimedOut,
