@@ -45,6 +45,11 @@ pub(crate) enum UdpFailure {
 }
 
 /// Shared sockets sending queries to `servers`, opened on first use.
+///
+/// NOTE: the sockets keep their source ports for the transport's life, so an off-path
+/// forger has to guess the 16-bit message ID and one of four ports, not a fresh port per
+/// query as with hickory-resolver. Answers must also come from a configured server and
+/// repeat the question.
 pub(crate) struct UdpTransport {
     servers: Vec<SocketAddr>,
     timeout: Duration,
@@ -145,7 +150,8 @@ async fn open_channels(servers: &[SocketAddr]) -> Result<Vec<Channel>, UdpFailur
     let servers: Arc<[SocketAddr]> = servers.into();
     let mut channels = Vec::with_capacity(SOCKETS);
     for _ in 0..SOCKETS {
-        // One address family for all servers is the common case; bind to the first's.
+        // NOTE: the sockets take the address family of the first server, so a server of the
+        // other family gets a send error (an unknown result) on every query.
         let local: SocketAddr = if servers[0].is_ipv4() {
             ([0, 0, 0, 0], 0).into()
         } else {
@@ -175,9 +181,10 @@ async fn receive(socket: Arc<UdpSocket>, pending: Arc<Pending>, servers: Arc<[So
         let (length, source) = match socket.recv_from(&mut buffer).await {
             Ok(received) => received,
             Err(error) => {
-                // ICMP errors (port unreachable) surface here on some systems; the waiting
-                // query then times out and is retried.
+                // ICMP errors (port unreachable) can surface here; the waiting query then
+                // times out and is retried. The pause keeps a lasting error from spinning.
                 tracing::debug!(%error, "UDP receive failed.");
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
