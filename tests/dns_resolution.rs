@@ -418,3 +418,21 @@ async fn forged_answers_are_ignored() {
     assert_eq!(records.a, set(&["192.0.2.10"]));
     responder.abort();
 }
+
+#[tokio::test]
+async fn next_attempt_goes_to_next_server() {
+    // The first server, on IPv6 loopback, never answers; the second attempt goes to the
+    // IPv4 test server, so both address families are in use.
+    let silent = tokio::net::UdpSocket::bind("[::1]:0")
+        .await
+        .expect("bind UDP on ::1 (IPv6 loopback is needed for this test)");
+    let dns = TestDns::standard().await;
+    let mut settings = config(silent.local_addr().unwrap());
+    settings.nameservers.push(dns.addr);
+    settings.timeout_ms = 300;
+    settings.attempts = 2;
+    let resolver = Resolver::new(&settings).unwrap();
+
+    let records = registered(&resolver, "exarnple.test").await;
+    assert_eq!(records.a, set(&["198.51.100.20"]));
+}
