@@ -331,7 +331,7 @@ enum Answer {
     Found(Vec<RData>),
     /// NXDOMAIN.
     NameNotFound,
-    /// A failure that tells nothing about the name, with the reason.
+    /// A failure that gives no information about the name, with the reason.
     Failed(String),
 }
 
@@ -460,7 +460,7 @@ fn name_server(address: &SocketAddr) -> NameServerConfig {
     server
 }
 
-/// The UDP address of each nameserver (port 53 unless its configuration says otherwise).
+/// The UDP address of each nameserver (port 53 unless its configuration sets another).
 fn server_addresses(servers: &[NameServerConfig]) -> Vec<SocketAddr> {
     servers
         .iter()
