@@ -3,6 +3,10 @@
 //! It permutes the domain, resolves every permutation with [`Resolver::sweep`], and prints
 //! the registered ones with their records on stdout (aligned text, or one JSON object a
 //! line), then a summary on stderr. A progress bar is drawn on stderr when it is a terminal.
+//!
+//! JSON keys: `domain`, `fuzzer`, `unicode`, `a`, `aaaa`, `ns`, `mx` (arrays of text); a
+//! wildcard zone's line adds `wildcard_of` (the swept names it covers), and with `--all` an
+//! unknown name's line adds `unknown` (the reason).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};

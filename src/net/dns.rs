@@ -69,6 +69,9 @@ pub enum DnsError {
          set [dns] nameservers to one or more host:port"
     )]
     SystemConfig(String),
+    /// hickory-resolver rejected the configuration built from `[dns]`.
+    #[error("cannot set up the DNS resolver from [dns]: {0}; check [dns] nameservers")]
+    Build(String),
     /// A setting of `[dns]` is out of range.
     #[error("invalid [dns] {field}: {reason}")]
     InvalidSetting {
@@ -151,7 +154,7 @@ impl Resolver {
             TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default())
                 .with_options(resolver_options(config))
                 .build()
-                .map_err(|error| DnsError::SystemConfig(error.to_string()))?;
+                .map_err(|error| DnsError::Build(error.to_string()))?;
 
         let timeout = Duration::from_millis(config.timeout_ms);
         Ok(Resolver {
@@ -162,8 +165,8 @@ impl Resolver {
         })
     }
 
-    /// DNS queries sent since this resolver was built (one per record type asked; the
-    /// resolver's own retries are not counted).
+    /// DNS queries sent since this resolver was built: one per record type asked, plus one
+    /// for each truncated answer asked again. Retries after a timeout are not counted.
     pub fn queries_sent(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
     }
@@ -328,7 +331,7 @@ enum Answer {
     Found(Vec<RData>),
     /// NXDOMAIN.
     NameNotFound,
-    /// A failure that tells nothing about the name, with the reason.
+    /// A failure that gives no information about the name, with the reason.
     Failed(String),
 }
 
@@ -457,7 +460,7 @@ fn name_server(address: &SocketAddr) -> NameServerConfig {
     server
 }
 
-/// The UDP address of each nameserver (port 53 unless its configuration says otherwise).
+/// The UDP address of each nameserver (port 53 unless its configuration sets another).
 fn server_addresses(servers: &[NameServerConfig]) -> Vec<SocketAddr> {
     servers
         .iter()
