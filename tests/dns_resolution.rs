@@ -296,6 +296,7 @@ async fn scan_prints_registered_lookalikes_as_json() {
         timeout_ms: 2000,
         attempts: 2,
         all: true,
+        fuzzers: Default::default(),
     };
     let candidates = [
         ("examp1e.test", "replacement"),

@@ -15,8 +15,9 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::permute::{FuzzerArgs, options_from};
 use crate::config::DnsConfig;
-use crate::domain::{Permutation, PermuteOptions, permute};
+use crate::domain::{Permutation, permute};
 use crate::net::dns::{Records, Resolution, Resolver, SweepReport};
 
 /// Arguments of `vigie scan`.
@@ -44,6 +45,9 @@ pub struct ScanArgs {
     /// Also print the names whose resolution failed (SERVFAIL, timeout), with the reason.
     #[arg(long)]
     pub all: bool,
+
+    #[command(flatten)]
+    pub fuzzers: FuzzerArgs,
 }
 
 /// Output format of `vigie scan`.
@@ -70,7 +74,8 @@ pub struct ScanSummary {
 
 /// Runs `vigie scan`.
 pub async fn run(args: &ScanArgs) -> anyhow::Result<()> {
-    let permutations = permute(&args.domain, &PermuteOptions::default())
+    let options = options_from(&args.fuzzers)?;
+    let permutations = permute(&args.domain, &options)
         .with_context(|| format!("cannot generate the lookalikes of {:?}", args.domain))?;
     let candidates = permutations
         .iter()
