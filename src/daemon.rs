@@ -1,8 +1,8 @@
 //! `vigie run`: starts the sources and the alert dispatcher, and handles signals.
 //!
-//! SIGTERM or SIGINT cancels every task; sources finish the finding in hand (each finding is
-//! one store transaction, so nothing is half-written) and the dispatcher finishes the
-//! delivery in flight, within `shutdown_grace_secs`. SIGHUP reloads the configuration: a
+//! SIGTERM or SIGINT cancels every task. Sources finish the finding in hand, which is one
+//! store transaction, so nothing is half-written. The dispatcher finishes the delivery in
+//! flight. Tasks still running after `shutdown_grace_secs` are aborted. SIGHUP reloads the configuration: a
 //! configuration that does not load is logged and the running one is kept. Under systemd the
 //! daemon reports READY, RELOADING, STOPPING and watchdog pings through sd_notify.
 
@@ -115,9 +115,9 @@ fn start_dispatcher(
     RunningDispatcher { handle, stop }
 }
 
-/// Loads the configuration again. On success the dispatcher is stopped and started again with
-/// the new sinks (never two at once, so no alert is sent twice by a reload) and the sources
-/// see the new configuration; on failure the running configuration stays.
+/// Loads the configuration again. On success the dispatcher is stopped, then started again with
+/// the new sinks, and the sources see the new configuration. Two dispatchers never run at
+/// once, so a reload sends no alert twice. On failure the running configuration stays.
 async fn reload(
     config_path: &Path,
     config_tx: &watch::Sender<Arc<Config>>,
@@ -160,7 +160,7 @@ fn monotonic_now() -> sd_notify::NotifyState<'static> {
     }
 }
 
-/// Sends watchdog pings at half the period systemd asks for, while the runtime is alive.
+/// Sends watchdog pings at half the period systemd requests, while the runtime is alive.
 fn start_watchdog(shutdown: CancellationToken) -> Option<JoinHandle<()>> {
     let period = sd_notify::watchdog_enabled()?;
     info!(period_ms = period.as_millis() as u64, "Watchdog enabled.");
