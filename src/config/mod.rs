@@ -17,6 +17,7 @@ mod names;
 mod secrets;
 mod sections;
 mod sinks;
+mod tls;
 mod tree;
 mod watchlist;
 
@@ -153,6 +154,21 @@ pub struct SmtpSinkConfig {
     pub to: Vec<String>,
     /// Time allowed for one SMTP exchange, in seconds. Default: 30.
     pub timeout_secs: u64,
+    /// `ca_file`: private CA certificates trusted for the relay on top of the webpki-roots
+    /// (Mozilla) set, for `starttls` and `tls`. Default: none, only webpki-roots.
+    pub ca_file: Option<CaFile>,
+    /// `tls_server_name`: DNS name or IP address that the relay's certificate must carry, and
+    /// the SNI sent; for a relay reached by an IP address or another alias. Default: `host`.
+    pub tls_server_name: Option<String>,
+}
+
+/// A PEM file of CA certificates, read and checked when the config loads.
+#[derive(Debug, Clone)]
+pub struct CaFile {
+    /// Absolute path, or relative to the working directory when the config path was.
+    pub path: PathBuf,
+    /// The certificates in file order, DER-encoded; at least one.
+    pub certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// `security` of an SMTP sink: `"plain"`, `"starttls"` or `"tls"`.

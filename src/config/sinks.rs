@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::names::check_mail_address;
 use super::secrets::{EnvLookup, SecretKeys, read_secret};
+use super::tls;
 use super::tree::{Reader, Table};
 use super::{SinkConfig, SmtpSecurity, SmtpSinkConfig, WebhookSinkConfig};
 
@@ -20,6 +21,8 @@ const SMTP_KEYS: &[&str] = &[
     "from",
     "to",
     "timeout_secs",
+    "ca_file",
+    "tls_server_name",
 ];
 const WEBHOOK_KEYS: &[&str] = &[
     "type",
@@ -137,6 +140,15 @@ fn smtp(
     }
     let to = recipients(reader, table);
     let timeout_secs = reader.integer(table, "timeout_secs", 30, (1, 600), "seconds");
+    let (ca_file, tls_server_name) = if security == SmtpSecurity::Plain {
+        tls::reject_with_plain(reader, table);
+        (None, None)
+    } else {
+        (
+            tls::ca_file(reader, table, base),
+            tls::server_name(reader, table),
+        )
+    };
 
     Some(SmtpSinkConfig {
         host: host?.0,
@@ -147,6 +159,8 @@ fn smtp(
         from: from?.0,
         to,
         timeout_secs,
+        ca_file,
+        tls_server_name,
     })
 }
 
