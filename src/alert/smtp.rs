@@ -112,8 +112,8 @@ impl SmtpSink {
                 ),
             };
         }
-        // NOTE: lettre reports a missing STARTTLS only as a client error with this text
-        // (lettre 0.11); if the text changes, the error stays a plain SMTP failure.
+        // NOTE: lettre 0.11 reports a missing STARTTLS only as a client error with this text.
+        // If a later lettre changes the text, the error stays a plain SMTP failure.
         if self.security == SmtpSecurity::StartTls
             && error.is_client()
             && error.to_string().contains("STARTTLS is not supported")
@@ -201,7 +201,7 @@ fn rejected_certificate(error: &lettre::transport::smtp::Error) -> Option<&Certi
     None
 }
 
-/// What the operator can do about a rejected relay certificate.
+/// Returns the action that fixes a rejected relay certificate, for the error message.
 fn certificate_fix(problem: &CertificateError) -> &'static str {
     match problem {
         CertificateError::UnknownIssuer => {
