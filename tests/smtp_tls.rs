@@ -52,12 +52,22 @@ impl TestCa {
 
     /// Issues a server certificate for `names` (DNS names).
     fn server(&self, names: &[&str]) -> ServerTls {
+        self.server_with(names, |_| {})
+    }
+
+    /// Issues a server certificate for `names`, with `adjust` applied to its parameters.
+    fn server_with(
+        &self,
+        names: &[&str],
+        adjust: impl FnOnce(&mut CertificateParams),
+    ) -> ServerTls {
         let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
         let mut params = CertificateParams::new(names).unwrap();
         params
             .distinguished_name
             .push(DnType::CommonName, RELAY_NAME);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        adjust(&mut params);
         let key = KeyPair::generate().unwrap();
         let certificate = params.signed_by(&key, &self.issuer).unwrap();
         ServerTls {
@@ -218,7 +228,12 @@ fn postfix_received(raw: &str) -> String {
 async fn starttls_delivers_with_private_ca() {
     let ca = TestCa::new("vigie test CA");
     let servers = start_servers(ca.server(&[RELAY_NAME])).await;
-    let extra = format!("ca_file = \"tls/ca.pem\"\ntls_server_name = \"{RELAY_NAME}\"");
+    // Port 587 as companies run it: STARTTLS, then SMTP AUTH inside the encrypted session.
+    let extra = format!(
+        "ca_file = \"tls/ca.pem\"\ntls_server_name = \"{RELAY_NAME}\"\n\
+         username = \"{}\"\npassword_file = \"smtp-password\"",
+        support::mail::MAILBOX
+    );
     let config = ConfigDir::new(&smtp_table(
         "mail",
         servers.starttls_port(),
@@ -226,6 +241,7 @@ async fn starttls_delivers_with_private_ca() {
         &extra,
     ));
     config.write("tls/ca.pem", ca.pem());
+    config.write("smtp-password", support::mail::PASSWORD);
 
     let raw = deliver_one(&servers, &config, "acrne.example").await;
 
@@ -234,8 +250,41 @@ async fn starttls_delivers_with_private_ca() {
         received.contains("using TLSv1."),
         "the mail did not travel over TLS: {received}"
     );
+    assert!(
+        raw.contains("Authenticated sender: soc@example.test"),
+        "the mail was not sent with SMTP AUTH:\n{raw}"
+    );
     let (headers, _body) = split_message(&raw);
     assert_eq!(header(&headers, "From"), Some("vigie@alerts.test"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_certificate_rejected() {
+    let ca = TestCa::new("vigie test CA");
+    let expired = ca.server_with(&[RELAY_NAME], |params| {
+        params.not_before = OffsetDateTime::now_utc() - time::Duration::days(30);
+        params.not_after = OffsetDateTime::now_utc() - time::Duration::days(1);
+    });
+    let servers = start_servers(expired).await;
+    let extra = format!("ca_file = \"ca.pem\"\ntls_server_name = \"{RELAY_NAME}\"");
+    let config = ConfigDir::new(&smtp_table("mail", servers.tls_port(), "tls", &extra));
+    config.write("ca.pem", ca.pem());
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = open_store(store_dir.path());
+    let id = record(&store, &lookalike("acme-mail.example"), &["mail"]);
+    let dispatcher = dispatcher(&store, &config.sinks());
+
+    assert_eq!(dispatcher.deliver_due().await.unwrap(), 0);
+
+    let failed = row(&store, id, "mail");
+    assert!(failed.delivered_at.is_none(), "{failed:?}");
+    let error = failed.last_error.unwrap_or_default();
+    assert!(
+        error.contains("TLS certificate of relay 127.0.0.1:"),
+        "{error}"
+    );
+    assert!(error.contains("expired"), "{error}");
+    assert!(error.contains("renew the relay's certificate"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

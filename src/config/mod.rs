@@ -163,12 +163,22 @@ pub struct SmtpSinkConfig {
 }
 
 /// A PEM file of CA certificates, read and checked when the config loads.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CaFile {
-    /// Absolute path, or relative to the working directory when the config path was.
+    /// Path as resolved: a relative `ca_file` is joined to the folder of `vigie.toml`.
     pub path: PathBuf,
     /// The certificates in file order, DER-encoded; at least one.
     pub certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+impl fmt::Debug for CaFile {
+    /// Shows the path and the number of certificates instead of their bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaFile")
+            .field("path", &self.path)
+            .field("certificates", &self.certificates.len())
+            .finish()
+    }
 }
 
 /// `security` of an SMTP sink: `"plain"`, `"starttls"` or `"tls"`.
