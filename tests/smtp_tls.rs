@@ -119,7 +119,7 @@ impl ConfigDir {
     }
 }
 
-/// A `[sinks.NAME]` table for an SMTP relay at 127.0.0.1:`port`, with `extra` keys appended.
+/// Renders a `[sinks.NAME]` table for an SMTP relay at 127.0.0.1:`port`, then `extra` keys.
 fn smtp_table(name: &str, port: u16, security: &str, extra: &str) -> String {
     format!(
         "[sinks.{name}]\ntype = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\n\
