@@ -1,1 +1,3 @@
 //! CLI.
+
+pub mod match_cmd;
