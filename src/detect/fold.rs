@@ -2,7 +2,8 @@
 //! names.
 //!
 //! Folding applies, in order: lower-casing, the UTS #39 confusable skeleton to non-ASCII
-//! characters (so `е` in Cyrillic and `e` in Latin fold alike), the digits that phishers use
+//! characters (so `е` in Cyrillic and `e` in Latin fold alike; what stays outside ASCII is
+//! dropped), the digits that phishers use
 //! for letters (`0 1 3 4 5 7` for `o l e a s t`), `rn` to `m` and `vv` to `w`, removal of
 //! separators (`-`, `_`, other digits), and the collapse of repeated letters (`faceboook` and
 //! `facebook` fold alike). The positions where a separator was removed are kept as word
@@ -102,12 +103,10 @@ pub(crate) fn fold_into(label: &str, out: &mut Folded) {
         for p in unicode_security::skeleton(text) {
             if p.is_ascii() {
                 push_ascii(p, out);
-            } else if p.is_alphanumeric() {
-                for lower in p.to_lowercase() {
-                    out.push_char(lower);
-                }
             }
-            // Combining marks left by the skeleton's decomposition carry no letter.
+            // A letter the skeleton leaves outside ASCII (`є`, `ʀ`, `ε`) is dropped, so that a
+            // Latin name with one such letter is one edit (a left-out letter) from the brand.
+            // Combining marks left by the decomposition carry no letter either.
         }
     }
 }
@@ -177,8 +176,29 @@ pub(crate) fn parse_input(input: &str) -> Result<Option<Host>, DetectError> {
     let ascii = idna::domain_to_ascii(host)
         .map_err(|_| invalid("not a valid IDNA host name; check for stray characters"))?;
     check_host_syntax(&ascii).map_err(|reason| invalid(&reason))?;
-    let (unicode, _) = idna::domain_to_unicode(&ascii);
-    Ok(Some(Host { ascii, unicode }))
+    Ok(Some(Host {
+        unicode: to_unicode(&ascii),
+        ascii,
+    }))
+}
+
+/// Converts an ASCII host name to Unicode label by label. A label that breaks an IDNA rule
+/// but is valid punycode is still decoded: a lookalike need not follow the rules to be read.
+fn to_unicode(ascii: &str) -> String {
+    let (unicode, result) = idna::domain_to_unicode(ascii);
+    if result.is_ok() {
+        return unicode;
+    }
+    let labels: Vec<String> = ascii
+        .split('.')
+        .map(|label| {
+            label
+                .strip_prefix("xn--")
+                .and_then(idna::punycode::decode_to_string)
+                .unwrap_or_else(|| label.to_string())
+        })
+        .collect();
+    labels.join(".")
 }
 
 /// Checks the DNS limits on an ASCII host name: 253 bytes, labels of 1 to 63 letters, digits,

@@ -305,8 +305,11 @@ impl Builder {
         let whole_word = word_boundary || letters <= SHORT_KEYWORD_LEN;
         self.add_pattern(folded.clone(), keyword, Edit::Exact);
         if letters >= MIN_TYPO_KEYWORD_LEN {
+            // Variants shorter than a typo-able keyword are ordinary short words too often.
             for (variant, edit) in one_edit_variants(&folded) {
-                self.add_pattern(variant, keyword, edit);
+                if variant.chars().count() >= MIN_TYPO_KEYWORD_LEN {
+                    self.add_pattern(variant, keyword, edit);
+                }
             }
         }
         self.keywords.push(KeywordEntry {
@@ -381,22 +384,32 @@ fn normalize_domain(watchlist: &str, name: &str) -> Result<LegitEntry, DetectErr
         return Err(invalid("empty domain name; remove the entry".to_string()));
     }
     check_host_syntax(&ascii).map_err(invalid)?;
-    let suffix = psl::suffix_str(&ascii).unwrap_or_default().to_string();
-    let registrable = psl::domain_str(&ascii).ok_or_else(|| {
-        invalid(format!(
+    if let Some(registrable) = psl::domain_str(&ascii) {
+        let suffix = psl::suffix_str(&ascii).unwrap_or_default().to_string();
+        let label = registrable
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        return Ok(LegitEntry {
+            ascii,
+            label,
+            suffix,
+        });
+    }
+    // A company may own a name that the public suffix list's private section lists, such as
+    // a hosting platform's own domain: its first label is the brand label.
+    let private = psl::suffix(ascii.as_bytes()).and_then(|s| s.typ()) == Some(psl::Type::Private);
+    match ascii.split_once('.') {
+        Some((label, suffix)) if private => Ok(LegitEntry {
+            label: label.to_string(),
+            suffix: suffix.to_string(),
+            ascii,
+        }),
+        _ => Err(invalid(format!(
             "{ascii:?} is a public suffix, not a domain; give a name under it such as example.{ascii}"
-        ))
-    })?;
-    let label = registrable
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    Ok(LegitEntry {
-        ascii,
-        label,
-        suffix,
-    })
+        ))),
+    }
 }
 
 /// Every string at one edit from `word`: one letter left out, added, replaced, or two
@@ -454,6 +467,12 @@ mod tests {
     fn public_suffix_rejected_as_legitimate_domain() {
         let err = normalize_domain("acme", "co.uk").unwrap_err();
         assert!(err.to_string().contains("public suffix"), "{err}");
+    }
+
+    #[test]
+    fn private_suffix_accepted_as_legitimate_domain() {
+        let entry = normalize_domain("google", "googleapis.com").unwrap();
+        assert_eq!(entry.label, "googleapis");
     }
 
     #[test]

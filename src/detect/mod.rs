@@ -111,6 +111,8 @@ pub enum MatchKind {
     LegitimateNameInHost,
     /// The registrable label as the brand keyword itself, under a domain the brand does not own.
     BrandAsDomain,
+    /// The brand keyword cut in pieces by dots (`myetherwa.llet.com`).
+    SplitBrand,
 }
 
 impl MatchKind {
@@ -127,6 +129,7 @@ impl MatchKind {
             MatchKind::SubdomainBrand => "subdomain-brand",
             MatchKind::LegitimateNameInHost => "legitimate-name-in-host",
             MatchKind::BrandAsDomain => "brand-as-domain",
+            MatchKind::SplitBrand => "split-brand",
         }
     }
 }

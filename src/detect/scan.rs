@@ -7,19 +7,27 @@
 //! | homoglyph of a legitimate label with non-ASCII look-alikes | 95 |
 //! | homoglyph with ASCII look-alikes (`paypa1`, `rnicrosoft`) | 85 |
 //! | legitimate domain written into an unrelated host | 85 |
-//! | permutation engine output | 75 to 90 by fuzzer |
-//! | same label under another TLD or second-level suffix | 80 |
-//! | brand keyword as the whole registrable label of a domain it does not own | 80 |
-//! | repeated or dropped double letter as the whole registrable label | 80 |
-//! | one edit from the brand as the whole registrable label | 75 |
+//! | permutation engine output | 65 to 90 by fuzzer |
 //! | brand plus other words, at a word boundary (combosquat) | 65 |
-//! | typo of the brand plus other words | 60 |
+//! | same label under another TLD or second-level suffix | 65 |
+//! | brand keyword as the whole registrable label of a domain it does not own | 65 |
+//! | one edit from the brand, or a repeated letter, as the whole registrable label | 65 |
+//! | brand of 7 letters or more split by dots (`myetherwa.llet.com`) | 75 |
+//! | typo of the brand as a whole word plus other words | 60 |
+//! | shorter brand split by dots | 60 |
+//! | typo of a brand of 7 letters or more at one end of a longer word | 55 |
 //! | brand as a subdomain label of an unrelated domain | 60 |
 //! | brand inside a longer word | 55 |
 //! | short or whole-word keyword inside a longer word | 25 |
 //!
 //! A word that scam hosts add (`login`, `verify`, `wallet`, ...) anywhere else in the host adds
-//! 10 to a combosquat or subdomain signal; a signal found only in a subdomain label loses 5.
+//! 10; a whole-label typo on the same public suffix as a legitimate domain adds 10; a signal
+//! found only in a subdomain label loses 5.
+//!
+//! A name alone is weak evidence for a swap or a one-edit typo: other companies own
+//! `example.net` or `exampel.org` in good faith, so these start at medium and need a risk word
+//! or the same suffix to reach high. The lookalike source raises severity later from DNS and
+//! page content.
 
 use std::collections::HashMap;
 
@@ -30,12 +38,19 @@ use super::{DetectError, Match, MatchKind, severity_for};
 const HOMOGLYPH_UNICODE: u8 = 95;
 const HOMOGLYPH_ASCII: u8 = 85;
 const LEGITIMATE_NAME_IN_HOST: u8 = 85;
-const SWAP: u8 = 80;
-const BRAND_AS_DOMAIN: u8 = 80;
-const TYPO_REPEATED: u8 = 80;
-const TYPO_WHOLE_LABEL: u8 = 75;
+const SWAP: u8 = 65;
+const BRAND_AS_DOMAIN: u8 = 65;
+const TYPO_WHOLE_LABEL: u8 = 65;
+const SAME_SUFFIX_BONUS: u8 = 10;
 const COMBOSQUAT: u8 = 65;
 const TYPO_COMBOSQUAT: u8 = 60;
+const TYPO_INSIDE_WORD: u8 = 55;
+const SPLIT_LONG: u8 = 75;
+const SPLIT_SHORT: u8 = 60;
+
+/// Keywords of this many folded letters or more are rarely met by chance: their typos count
+/// at one end of a word too, and their pieces across dots count as high.
+const LONG_KEYWORD_LEN: usize = 7;
 const SUBDOMAIN_BRAND: u8 = 60;
 const EMBEDDED: u8 = 55;
 const EMBEDDED_SHORT: u8 = 25;
@@ -84,13 +99,17 @@ pub(crate) fn check_input(m: &Matcher, input: &str) -> Result<Option<Match>, Det
     if unicode.len() != ascii.len() {
         unicode = ascii.clone();
     }
-    let suffix = psl::suffix_str(&host.ascii).unwrap_or_default();
-    let suffix_labels = suffix.split('.').count();
-    if suffix.is_empty() || suffix_labels >= ascii.len() {
-        // A bare public suffix (or a single label) names no registrable domain to judge.
+    if ascii.len() < 2 {
+        // A single label names no domain to judge.
         return Ok(None);
     }
-    let registrable = ascii.len() - suffix_labels - 1;
+    let mut suffix = psl::suffix_str(&host.ascii).unwrap_or_default();
+    if suffix.is_empty() || suffix.split('.').count() >= ascii.len() {
+        // Wildcard rules (`*.ck`) make a whole two-label name a public suffix; judge its
+        // first label as if it were registrable, since that is what a reader sees.
+        suffix = &host.ascii[ascii[0].len() + 1..];
+    }
+    let registrable = ascii.len() - suffix.split('.').count() - 1;
     let registrable_domain = psl::domain_str(&host.ascii).unwrap_or(&host.ascii);
     let silenced = silenced_brands(m, &host.ascii);
     if !m.brands.is_empty() && silenced.len() == m.brands.len() {
@@ -105,11 +124,14 @@ pub(crate) fn check_input(m: &Matcher, input: &str) -> Result<Option<Match>, Det
         registrable_domain,
         silenced,
     };
+    let folded = fold_labels(&subject);
+    let risks = risk_hits(m, &folded);
     let mut signals = Vec::new();
     permutation_signals(m, &host.ascii, &subject, &mut signals);
-    swap_signals(m, &subject, &mut signals);
+    swap_signals(m, &subject, &risks, &mut signals);
     legitimate_name_signals(m, &subject, &mut signals);
-    keyword_signals(m, &subject, &mut signals);
+    keyword_signals(m, &subject, &folded, &risks, &mut signals);
+    split_signals(m, &subject, &folded, &mut signals);
 
     signals.retain(|s| !subject.silenced.contains(&s.brand));
     Ok(combine(
@@ -176,7 +198,7 @@ fn permutation_score(fuzzer: &str) -> u8 {
 }
 
 /// Same registrable label as a legitimate domain, under another suffix.
-fn swap_signals(m: &Matcher, subject: &Subject, out: &mut Vec<Signal>) {
+fn swap_signals(m: &Matcher, subject: &Subject, risks: &[RiskHit], out: &mut Vec<Signal>) {
     let label = subject.ascii[subject.registrable];
     let Some(refs) = m.legit_labels.get(label) else {
         return;
@@ -192,7 +214,7 @@ fn swap_signals(m: &Matcher, subject: &Subject, out: &mut Vec<Signal>) {
         } else {
             (MatchKind::TldSwap, "TLD swap")
         };
-        out.push(Signal {
+        let mut signal = Signal {
             brand: at.brand,
             score: SWAP,
             kind,
@@ -202,7 +224,13 @@ fn swap_signals(m: &Matcher, subject: &Subject, out: &mut Vec<Signal>) {
             ),
             legit: Some(at.legit),
             fuzzer: None,
-        });
+        };
+        if let Some(hit) = risks.first() {
+            signal.score += RISK_WORD_BONUS;
+            let word = &m.risk_words[hit.word];
+            signal.reason.push_str(&format!(" with the word '{word}'"));
+        }
+        out.push(signal);
     }
 }
 
@@ -263,12 +291,18 @@ fn legitimate_name_at(
     })
 }
 
-fn keyword_signals(m: &Matcher, subject: &Subject, out: &mut Vec<Signal>) {
-    let labels = subject.registrable + 1;
-    let mut folded: Vec<Folded> = vec![Folded::default(); labels];
-    let mut risks = Vec::new();
+/// Folds every label left of the public suffix.
+fn fold_labels(subject: &Subject) -> Vec<Folded> {
+    let mut folded: Vec<Folded> = vec![Folded::default(); subject.registrable + 1];
     for (i, buffer) in folded.iter_mut().enumerate() {
         fold_into(subject.unicode[i], buffer);
+    }
+    folded
+}
+
+fn risk_hits(m: &Matcher, folded: &[Folded]) -> Vec<RiskHit> {
+    let mut risks = Vec::new();
+    for (i, buffer) in folded.iter().enumerate() {
         for hit in m.risk_automaton.find_overlapping_iter(&buffer.text) {
             risks.push(RiskHit {
                 label: i,
@@ -278,31 +312,116 @@ fn keyword_signals(m: &Matcher, subject: &Subject, out: &mut Vec<Signal>) {
             });
         }
     }
+    risks
+}
 
+fn keyword_signals(
+    m: &Matcher,
+    subject: &Subject,
+    folded: &[Folded],
+    risks: &[RiskHit],
+    out: &mut Vec<Signal>,
+) {
+    let mut hits: Vec<(Place, PatternRef)> = Vec::new();
     for (i, buffer) in folded.iter().enumerate() {
-        // Best signal per keyword in this label: one-edit variants of a keyword also match
-        // inside its exact form, and only the strongest reading should count.
-        let mut best: HashMap<u32, Signal> = HashMap::new();
+        hits.clear();
         for hit in m.keyword_automaton.find_overlapping_iter(&buffer.text) {
+            let place = Place {
+                label: i,
+                start: hit.start(),
+                end: hit.end(),
+            };
             for pattern in &m.pattern_refs[hit.pattern().as_usize()] {
-                let place = Place {
-                    label: i,
-                    start: hit.start(),
-                    end: hit.end(),
-                };
-                let Some(signal) = keyword_signal(m, subject, buffer, &risks, place, *pattern)
-                else {
-                    continue;
-                };
-                let slot = best
-                    .entry(pattern.keyword)
-                    .or_insert_with(|| signal.clone());
-                if signal.score > slot.score {
-                    *slot = signal;
-                }
+                hits.push((place, *pattern));
+            }
+        }
+        // One-edit variants of a keyword also match inside its exact form; where the exact
+        // form is present they add nothing.
+        let exact: Vec<u32> = hits
+            .iter()
+            .filter(|(_, p)| p.edit == Edit::Exact)
+            .map(|(_, p)| p.keyword)
+            .collect();
+
+        // Best signal per keyword in this label.
+        let mut best: HashMap<u32, Signal> = HashMap::new();
+        for (place, pattern) in &hits {
+            if pattern.edit != Edit::Exact && exact.contains(&pattern.keyword) {
+                continue;
+            }
+            let Some(signal) = keyword_signal(
+                m,
+                subject,
+                buffer_of(folded, place),
+                risks,
+                *place,
+                *pattern,
+            ) else {
+                continue;
+            };
+            let slot = best
+                .entry(pattern.keyword)
+                .or_insert_with(|| signal.clone());
+            if signal.score > slot.score {
+                *slot = signal;
             }
         }
         out.extend(best.into_values());
+    }
+}
+
+fn buffer_of<'a>(folded: &'a [Folded], place: &Place) -> &'a Folded {
+    &folded[place.label]
+}
+
+/// A brand keyword cut in pieces by dots, such as `myetherwa.llet.com`: the labels are joined
+/// and only exact matches that cross a dot count (the others were judged label by label).
+fn split_signals(m: &Matcher, subject: &Subject, folded: &[Folded], out: &mut Vec<Signal>) {
+    if folded.len() < 2 {
+        return;
+    }
+    let mut joined = String::new();
+    let mut starts = Vec::with_capacity(folded.len());
+    for label in folded {
+        let text = match (joined.chars().next_back(), label.text.chars().next()) {
+            // The joined text collapses a letter repeated across the dot, as folding would.
+            (Some(last), Some(first)) if last == first => &label.text[first.len_utf8()..],
+            _ => label.text.as_str(),
+        };
+        starts.push(joined.len());
+        joined.push_str(text);
+    }
+
+    let mut seen: Vec<u32> = Vec::new();
+    for hit in m.keyword_automaton.find_overlapping_iter(&joined) {
+        if !starts.iter().any(|s| hit.start() < *s && *s < hit.end()) {
+            continue;
+        }
+        for pattern in &m.pattern_refs[hit.pattern().as_usize()] {
+            let keyword = &m.keywords[pattern.keyword as usize];
+            let letters = keyword.folded.chars().count();
+            if pattern.edit != Edit::Exact || keyword.whole_word || seen.contains(&pattern.keyword)
+            {
+                continue;
+            }
+            seen.push(pattern.keyword);
+            out.push(Signal {
+                brand: keyword.brand,
+                score: if letters >= LONG_KEYWORD_LEN {
+                    SPLIT_LONG
+                } else {
+                    SPLIT_SHORT
+                },
+                kind: MatchKind::SplitBrand,
+                reason: format!(
+                    "brand '{}' split by dots in {}",
+                    keyword.text,
+                    subject.ascii.join(".")
+                ),
+                legit: keyword.legit,
+                fuzzer: None,
+            });
+        }
     }
 }
 
@@ -365,10 +484,12 @@ fn keyword_signal(
                 "brand '{}' as the name of unrelated domain {}",
                 keyword.text, subject.registrable_domain
             );
+            add_whole_label_bonus(m, subject, keyword.brand, risk, &mut signal);
         } else if raw.is_ascii() && collapse_repeats(&plain) == collapse_repeats(&keyword.text) {
             signal.kind = MatchKind::Typo;
-            signal.score = TYPO_REPEATED;
+            signal.score = TYPO_WHOLE_LABEL;
             signal.reason = format!("typo of {target}: '{raw}', repeated or dropped letter");
+            add_whole_label_bonus(m, subject, keyword.brand, risk, &mut signal);
         } else {
             let substitutions = describe_substitutions(raw, &keyword.text);
             signal.kind = MatchKind::Homoglyph;
@@ -387,16 +508,28 @@ fn keyword_signal(
     }
 
     if pattern.edit != Edit::Exact {
-        // A one-edit variant counts only where it starts or ends a word; inside a word it
-        // is far too often an ordinary word that happens to be close to the brand.
-        if keyword.whole_word || !(left || right) {
+        // A one-edit variant counts only as a whole word, or at one end of a word for a long
+        // keyword; otherwise it is far too often an ordinary word close to the brand (`cloud`
+        // in `soundcloud` for `icloud`).
+        let long = keyword.folded.chars().count() >= LONG_KEYWORD_LEN;
+        if keyword.whole_word || !((left && right) || (long && (left || right))) {
             return None;
         }
         let edit = pattern.edit.describe();
+        if whole && in_registrable && !raw.is_ascii() {
+            // A non-ASCII letter that the skeleton does not map (`є` for `e`) folds to a
+            // left-out letter: this is a homoglyph, not a typo.
+            let substitutions = describe_substitutions(raw, &keyword.text);
+            signal.kind = MatchKind::Homoglyph;
+            signal.score = HOMOGLYPH_ASCII;
+            signal.reason = format!("homoglyph of {target}: {}", substitutions.join(", "));
+            return Some(signal);
+        }
         if whole && in_registrable {
             signal.kind = MatchKind::Typo;
             signal.score = TYPO_WHOLE_LABEL;
             signal.reason = format!("typo of {target}: '{raw}', {edit}");
+            add_whole_label_bonus(m, subject, keyword.brand, risk, &mut signal);
             return Some(signal);
         }
         signal.kind = if whole {
@@ -406,8 +539,10 @@ fn keyword_signal(
         };
         signal.score = if whole {
             SUBDOMAIN_BRAND - SUBDOMAIN_PENALTY
-        } else {
+        } else if left && right {
             TYPO_COMBOSQUAT
+        } else {
+            TYPO_INSIDE_WORD
         };
         signal.reason = format!("typo of brand '{}' ({edit}) in '{raw}'", keyword.text);
     } else if whole {
@@ -453,6 +588,28 @@ fn keyword_signal(
         ));
     }
     Some(signal)
+}
+
+/// Adds the bonuses of a whole-label signal: a risk word elsewhere in the host, and the same
+/// public suffix as one of the brand's legitimate domains.
+fn add_whole_label_bonus(
+    m: &Matcher,
+    subject: &Subject,
+    brand: u32,
+    risk: Option<&str>,
+    signal: &mut Signal,
+) {
+    let legit = &m.brands[brand as usize].legit;
+    if legit.iter().any(|l| l.suffix == subject.suffix) {
+        signal.score += SAME_SUFFIX_BONUS;
+        signal
+            .reason
+            .push_str(&format!(" on the same suffix .{}", subject.suffix));
+    }
+    if let Some(word) = risk {
+        signal.score += RISK_WORD_BONUS;
+        signal.reason.push_str(&format!(" with the word '{word}'"));
+    }
 }
 
 /// Collapses each run of one repeated character to one (`paypall` to `paypal`).
