@@ -111,6 +111,8 @@ impl Edit {
 pub(crate) struct PatternRef {
     pub keyword: u32,
     pub edit: Edit,
+    /// Whether the edit changes the keyword's first letter.
+    pub first_letter: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -303,12 +305,12 @@ impl Builder {
 
         let keyword = self.keywords.len() as u32;
         let whole_word = word_boundary || letters <= SHORT_KEYWORD_LEN;
-        self.add_pattern(folded.clone(), keyword, Edit::Exact);
+        self.add_pattern(folded.clone(), keyword, Edit::Exact, false);
         if letters >= MIN_TYPO_KEYWORD_LEN {
             // Variants shorter than a typo-able keyword are ordinary short words too often.
-            for (variant, edit) in one_edit_variants(&folded) {
+            for (variant, edit, first_letter) in one_edit_variants(&folded) {
                 if variant.chars().count() >= MIN_TYPO_KEYWORD_LEN {
-                    self.add_pattern(variant, keyword, edit);
+                    self.add_pattern(variant, keyword, edit, first_letter);
                 }
             }
         }
@@ -322,13 +324,19 @@ impl Builder {
         Ok(())
     }
 
-    fn add_pattern(&mut self, pattern: String, keyword: u32, edit: Edit) {
+    fn add_pattern(&mut self, pattern: String, keyword: u32, edit: Edit, first_letter: bool) {
         let refs = self.patterns.entry(pattern).or_default();
-        if !refs.iter().any(|r| r.keyword == keyword) {
-            refs.push(PatternRef { keyword, edit });
-        } else if edit == Edit::Exact {
-            refs.retain(|r| r.keyword != keyword);
-            refs.push(PatternRef { keyword, edit });
+        let new = PatternRef {
+            keyword,
+            edit,
+            first_letter,
+        };
+        match refs.iter_mut().find(|r| r.keyword == keyword) {
+            None => refs.push(new),
+            // The same string reached by two edits keeps the one that says more: exact
+            // first, then an edit that leaves the first letter alone.
+            Some(old) if edit == Edit::Exact || (old.first_letter && !first_letter) => *old = new,
+            Some(_) => {}
         }
     }
 
@@ -413,38 +421,38 @@ fn normalize_domain(watchlist: &str, name: &str) -> Result<LegitEntry, DetectErr
 }
 
 /// Every string at one edit from `word`: one letter left out, added, replaced, or two
-/// neighbours swapped.
-fn one_edit_variants(word: &str) -> Vec<(String, Edit)> {
+/// neighbours swapped; each with whether the edit touches the first letter.
+fn one_edit_variants(word: &str) -> Vec<(String, Edit, bool)> {
     let chars: Vec<char> = word.chars().collect();
     let mut out = Vec::new();
     let rebuild = |parts: &[char]| parts.iter().collect::<String>();
     for i in 0..chars.len() {
         let mut v = chars.clone();
         v.remove(i);
-        out.push((rebuild(&v), Edit::Omission));
+        out.push((rebuild(&v), Edit::Omission, i == 0));
     }
     for i in 0..=chars.len() {
         for c in VARIANT_ALPHABET.chars() {
             let mut v = chars.clone();
             v.insert(i, c);
-            out.push((rebuild(&v), Edit::Insertion));
+            out.push((rebuild(&v), Edit::Insertion, i == 0));
         }
     }
     for i in 0..chars.len() {
         for c in VARIANT_ALPHABET.chars().filter(|c| *c != chars[i]) {
             let mut v = chars.clone();
             v[i] = c;
-            out.push((rebuild(&v), Edit::Replacement));
+            out.push((rebuild(&v), Edit::Replacement, i == 0));
         }
     }
     for i in 0..chars.len().saturating_sub(1) {
         if chars[i] != chars[i + 1] {
             let mut v = chars.clone();
             v.swap(i, i + 1);
-            out.push((rebuild(&v), Edit::Transposition));
+            out.push((rebuild(&v), Edit::Transposition, i == 0));
         }
     }
-    out.retain(|(v, _)| v != word);
+    out.retain(|(v, _, _)| v != word);
     out
 }
 
@@ -455,7 +463,7 @@ mod tests {
     #[test]
     fn variants_cover_each_edit() {
         let variants = one_edit_variants("paypal");
-        let has = |s: &str| variants.iter().any(|(v, _)| v == s);
+        let has = |s: &str| variants.iter().any(|(v, _, _)| v == s);
         assert!(has("paypl"));
         assert!(has("paypall"));
         assert!(has("paypai"));

@@ -15,9 +15,11 @@
 //! | brand of 7 letters or more split by dots (`myetherwa.llet.com`) | 75 |
 //! | typo of the brand as a whole word plus other words | 60 |
 //! | shorter brand split by dots | 60 |
-//! | typo of a brand of 7 letters or more at one end of a longer word | 55 |
+//! | typo of a brand of 9 letters or more at one end of a longer word | 55 |
+//! | typo of a brand of 7 or 8 letters at one end of a longer word | 35 |
 //! | brand as a subdomain label of an unrelated domain | 60 |
 //! | brand inside a longer word | 55 |
+//! | one edit at the first letter of a brand under 7 letters, as the whole label | 35 |
 //! | short or whole-word keyword inside a longer word | 25 |
 //!
 //! A word that scam hosts add (`login`, `verify`, `wallet`, ...) anywhere else in the host adds
@@ -44,13 +46,19 @@ const TYPO_WHOLE_LABEL: u8 = 65;
 const SAME_SUFFIX_BONUS: u8 = 10;
 const COMBOSQUAT: u8 = 65;
 const TYPO_COMBOSQUAT: u8 = 60;
-const TYPO_INSIDE_WORD: u8 = 55;
+const TYPO_INSIDE_WORD: u8 = 35;
+const TYPO_INSIDE_WORD_VERY_LONG: u8 = 55;
+const TYPO_FIRST_LETTER: u8 = 35;
 const SPLIT_LONG: u8 = 75;
 const SPLIT_SHORT: u8 = 60;
 
 /// Keywords of this many folded letters or more are rarely met by chance: their typos count
 /// at one end of a word too, and their pieces across dots count as high.
 const LONG_KEYWORD_LEN: usize = 7;
+
+/// A typo of a keyword this long inside a longer word is medium on its own; the chance that
+/// an unrelated word comes within one edit of nine letters or more is small.
+const VERY_LONG_KEYWORD_LEN: usize = 9;
 const SUBDOMAIN_BRAND: u8 = 60;
 const EMBEDDED: u8 = 55;
 const EMBEDDED_SHORT: u8 = 25;
@@ -512,7 +520,22 @@ fn keyword_signal(
         // keyword; otherwise it is far too often an ordinary word close to the brand (`cloud`
         // in `soundcloud` for `icloud`).
         let long = keyword.folded.chars().count() >= LONG_KEYWORD_LEN;
-        if keyword.whole_word || !((left && right) || (long && (left || right))) {
+        let weak_first_letter = pattern.first_letter && !long;
+        if whole && in_registrable && weak_first_letter && raw.is_ascii() {
+            // A changed first letter is the most visible change of all, and most names that
+            // differ from a shorter brand there are other words (`finance` for `binance`).
+            signal.kind = MatchKind::Typo;
+            signal.score = TYPO_FIRST_LETTER;
+            signal.reason = format!(
+                "typo of {target}: '{raw}', {}, first letter",
+                pattern.edit.describe()
+            );
+            return Some(signal);
+        }
+        if keyword.whole_word
+            || weak_first_letter
+            || !((left && right) || (long && (left || right)))
+        {
             return None;
         }
         let edit = pattern.edit.describe();
@@ -541,6 +564,8 @@ fn keyword_signal(
             SUBDOMAIN_BRAND - SUBDOMAIN_PENALTY
         } else if left && right {
             TYPO_COMBOSQUAT
+        } else if keyword.folded.chars().count() >= VERY_LONG_KEYWORD_LEN {
+            TYPO_INSIDE_WORD_VERY_LONG
         } else {
             TYPO_INSIDE_WORD
         };
