@@ -1,1 +1,204 @@
-//! TODO
+//! `vigie run`: starts the sources and the alert dispatcher, and handles signals.
+//!
+//! SIGTERM or SIGINT cancels every task; sources finish the finding in hand (each finding is
+//! one store transaction, so nothing is half-written) and the dispatcher finishes the
+//! delivery in flight, within `shutdown_grace_secs`. SIGHUP reloads the configuration: a
+//! configuration that does not load is logged and the running one is kept. Under systemd the
+//! daemon reports READY, RELOADING, STOPPING and watchdog pings through sd_notify.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::alert::{Dispatcher, Sink};
+use crate::config::{self, Config};
+use crate::pipeline::Pipeline;
+use crate::sources::{self, SourceContext};
+use crate::store::Store;
+
+/// File name of the store inside the state folder.
+pub const STORE_FILE: &str = "vigie.db";
+
+/// Returns the path of the store for a configuration.
+pub fn store_path(config: &Config) -> PathBuf {
+    config.daemon.state_dir.join(STORE_FILE)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
+    let path = store_path(&config);
+    let store = Arc::new(
+        Store::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?,
+    );
+    info!(config = %config_path.display(), store = %path.display(), watchlists = config.watchlists.len(), sinks = config.sinks.len(), "Starting vigie.");
+
+    let (config_tx, config_rx) = watch::channel(Arc::new(config));
+    let wake = Arc::new(Notify::new());
+    let shutdown = CancellationToken::new();
+    let pipeline = Pipeline::new(store.clone(), config_rx.clone(), wake.clone());
+
+    let sinks = build_sinks(&config_tx.borrow())?;
+    let mut dispatcher = start_dispatcher(&store, sinks, &config_tx.borrow(), &wake, &shutdown);
+    let context = SourceContext {
+        pipeline,
+        config: config_rx,
+        shutdown: shutdown.clone(),
+    };
+    let mut tasks: Vec<(&'static str, JoinHandle<()>)> = vec![(
+        sources::lookalike::SOURCE,
+        tokio::spawn(sources::lookalike::run(context)),
+    )];
+
+    notify_systemd(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status("watching"),
+    ]);
+    let watchdog = start_watchdog(shutdown.clone());
+
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = sigterm.recv() => { info!(signal = "SIGTERM", "Stopping vigie."); break; }
+            _ = sigint.recv() => { info!(signal = "SIGINT", "Stopping vigie."); break; }
+            _ = sighup.recv() => reload(config_path, &config_tx, &store, &wake, &shutdown, &mut dispatcher).await,
+        }
+    }
+
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    shutdown.cancel();
+    let grace = Duration::from_secs(config_tx.borrow().daemon.shutdown_grace_secs);
+    tasks.push(("dispatcher", dispatcher.handle));
+    if let Some(watchdog) = watchdog {
+        tasks.push(("watchdog", watchdog));
+    }
+    wait_for_tasks(tasks, grace).await;
+    info!("Stopped vigie.");
+    Ok(())
+}
+
+/// The running dispatcher and the token that stops it alone (on reload).
+struct RunningDispatcher {
+    handle: JoinHandle<()>,
+    stop: CancellationToken,
+}
+
+fn build_sinks(config: &Config) -> anyhow::Result<BTreeMap<String, Sink>> {
+    let mut sinks = BTreeMap::new();
+    for (name, sink) in &config.sinks {
+        let sink =
+            Sink::from_config(name, sink).with_context(|| format!("cannot set up sink {name}"))?;
+        sinks.insert(name.clone(), sink);
+    }
+    Ok(sinks)
+}
+
+fn start_dispatcher(
+    store: &Arc<Store>,
+    sinks: BTreeMap<String, Sink>,
+    config: &Config,
+    wake: &Arc<Notify>,
+    shutdown: &CancellationToken,
+) -> RunningDispatcher {
+    let dispatcher = Dispatcher::new(store.clone(), sinks, config.dispatcher.clone());
+    let stop = shutdown.child_token();
+    let handle = tokio::spawn(dispatcher.run(wake.clone(), stop.clone()));
+    RunningDispatcher { handle, stop }
+}
+
+/// Loads the configuration again. On success the dispatcher is stopped and started again with
+/// the new sinks (never two at once, so no alert is sent twice by a reload) and the sources
+/// see the new configuration; on failure the running configuration stays.
+async fn reload(
+    config_path: &Path,
+    config_tx: &watch::Sender<Arc<Config>>,
+    store: &Arc<Store>,
+    wake: &Arc<Notify>,
+    shutdown: &CancellationToken,
+    dispatcher: &mut RunningDispatcher,
+) {
+    notify_systemd(&[sd_notify::NotifyState::Reloading, monotonic_now()]);
+    info!(config = %config_path.display(), "Reloading the configuration.");
+    match load_for_reload(config_path) {
+        Err(error) => {
+            error!(config = %config_path.display(), error = format!("{error:#}"), "Reload failed, keeping the running configuration.");
+        }
+        Ok((new_config, sinks)) => {
+            let old_state = config_tx.borrow().daemon.state_dir.clone();
+            if new_config.daemon.state_dir != old_state {
+                warn!(old = %old_state.display(), new = %new_config.daemon.state_dir.display(), "The state folder changes only on restart.");
+            }
+            dispatcher.stop.cancel();
+            let _ = (&mut dispatcher.handle).await;
+            *dispatcher = start_dispatcher(store, sinks, &new_config, wake, shutdown);
+            config_tx.send_replace(Arc::new(new_config));
+            info!("Reloaded the configuration.");
+        }
+    }
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+}
+
+fn load_for_reload(config_path: &Path) -> anyhow::Result<(Config, BTreeMap<String, Sink>)> {
+    let config = config::load(config_path).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let sinks = build_sinks(&config)?;
+    Ok((config, sinks))
+}
+
+fn monotonic_now() -> sd_notify::NotifyState<'static> {
+    match sd_notify::NotifyState::monotonic_usec_now() {
+        Ok(state) => state,
+        Err(_) => sd_notify::NotifyState::Status("reloading"),
+    }
+}
+
+/// Sends watchdog pings at half the period systemd asks for, while the runtime is alive.
+fn start_watchdog(shutdown: CancellationToken) -> Option<JoinHandle<()>> {
+    let period = sd_notify::watchdog_enabled()?;
+    info!(period_ms = period.as_millis() as u64, "Watchdog enabled.");
+    Some(tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(period / 2);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticker.tick() => notify_systemd(&[sd_notify::NotifyState::Watchdog]),
+            }
+        }
+    }))
+}
+
+fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    if let Err(error) = sd_notify::notify(states) {
+        warn!(%error, "Cannot notify systemd.");
+    }
+}
+
+/// Waits for every task until `grace` runs out, then names and aborts the ones still running.
+async fn wait_for_tasks(tasks: Vec<(&'static str, JoinHandle<()>)>, grace: Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    for (name, mut handle) in tasks {
+        match tokio::time::timeout_at(deadline, &mut handle).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => error!(task = name, %error, "Task ended abnormally."),
+            Err(_) => {
+                warn!(
+                    task = name,
+                    grace_secs = grace.as_secs(),
+                    "Task still running after the grace period, aborting it."
+                );
+                handle.abort();
+            }
+        }
+    }
+}

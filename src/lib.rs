@@ -23,6 +23,10 @@ pub mod store;
 ///
 /// reqwest is built without a provider of its own (to keep aws-lc out of the build), so this
 /// must run once before the first HTTPS client is made. Calling it again does nothing.
+#[expect(
+    deprecated,
+    reason = "rustls 0.23.48 deprecates its ring provider for lacking post-quantum key exchange, and offers no other ring constructor; aws-lc-rs is kept out of the build"
+)]
 pub fn init_tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -1,1 +1,149 @@
-//! TODO
+//! The one path from a source's finding to the store and the outbox.
+//!
+//! Every source hands its findings to [`Pipeline::submit`]. The pipeline applies the rules
+//! that hold for every source (legitimate and allow-listed names are silent, a watchlist's
+//! `min_severity` decides whether an alert is raised, routing picks the sinks), records the
+//! finding and its alerts in one store transaction, and wakes the dispatcher. Sources never
+//! talk to sinks.
+
+use std::sync::Arc;
+
+use tokio::sync::{Notify, watch};
+
+use crate::alert;
+use crate::config::{Config, Watchlist};
+use crate::model::Finding;
+use crate::store::{Recorded, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(
+        "finding for {subject} names watchlist {watchlist:?}, which the configuration no longer has"
+    )]
+    UnknownWatchlist { watchlist: String, subject: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("store task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// What became of one submitted finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// The subject is a legitimate domain (or under one) of the watchlist: dropped.
+    Legitimate,
+    /// The subject is on the watchlist's allow list: dropped.
+    AllowListed,
+    /// Recorded; `alerted` tells whether alert rows were written to the outbox.
+    Recorded { recorded: Recorded, alerted: bool },
+}
+
+/// Handle shared by every source task. Cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    store: Arc<Store>,
+    config: watch::Receiver<Arc<Config>>,
+    wake: Arc<Notify>,
+}
+
+impl Pipeline {
+    /// Creates a pipeline over `store`. `config` follows reloads; `wake` is notified whenever
+    /// alert rows are committed.
+    pub fn new(store: Arc<Store>, config: watch::Receiver<Arc<Config>>, wake: Arc<Notify>) -> Self {
+        Pipeline {
+            store,
+            config,
+            wake,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Records one finding with its alerts, in one store transaction.
+    pub async fn submit(&self, finding: Finding) -> Result<Submitted, PipelineError> {
+        let config = self.config.borrow().clone();
+        let Some(watchlist) = config.watchlists.iter().find(|w| w.id == finding.watchlist) else {
+            return Err(PipelineError::UnknownWatchlist {
+                watchlist: finding.watchlist.clone(),
+                subject: finding.subject.clone(),
+            });
+        };
+
+        if is_legitimate(watchlist, &finding.subject) {
+            return Ok(Submitted::Legitimate);
+        }
+        if is_allow_listed(watchlist, &finding.subject) {
+            return Ok(Submitted::AllowListed);
+        }
+
+        let sinks = if finding.severity >= watchlist.min_severity {
+            sinks_for(&config, watchlist)
+        } else {
+            Vec::new()
+        };
+
+        let store = self.store.clone();
+        let routed = !sinks.is_empty();
+        let recorded = tokio::task::spawn_blocking(move || {
+            store.record_finding(&finding, &sinks, &alert::render)
+        })
+        .await??;
+
+        let alerted = routed && !matches!(recorded, Recorded::Unchanged { .. });
+        if alerted {
+            self.wake.notify_one();
+        }
+        Ok(Submitted::Recorded { recorded, alerted })
+    }
+}
+
+/// Returns the sinks that receive a watchlist's alerts: its own list, or every sink.
+pub fn sinks_for(config: &Config, watchlist: &Watchlist) -> Vec<String> {
+    if watchlist.sinks.is_empty() {
+        config.sinks.keys().cloned().collect()
+    } else {
+        watchlist.sinks.clone()
+    }
+}
+
+/// Tells whether `name` is one of the watchlist's legitimate domains or a subdomain of one.
+pub fn is_legitimate(watchlist: &Watchlist, name: &str) -> bool {
+    watchlist
+        .domains
+        .iter()
+        .any(|legit| is_same_or_subdomain(name, &legit.name))
+}
+
+/// Tells whether `name`, or a domain it is under, is on the watchlist's allow list.
+pub fn is_allow_listed(watchlist: &Watchlist, name: &str) -> bool {
+    watchlist
+        .allow
+        .iter()
+        .any(|allowed| is_same_or_subdomain(name, allowed))
+}
+
+fn is_same_or_subdomain(name: &str, parent: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    let parent = parent.trim_end_matches('.');
+    if name.eq_ignore_ascii_case(parent) {
+        return true;
+    }
+    name.len() > parent.len()
+        && name[name.len() - parent.len()..].eq_ignore_ascii_case(parent)
+        && name.as_bytes()[name.len() - parent.len() - 1] == b'.'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_same_or_subdomain;
+
+    #[test]
+    fn subdomain_needs_a_label_boundary() {
+        assert!(is_same_or_subdomain("example.com", "example.com"));
+        assert!(is_same_or_subdomain("www.Example.com.", "example.com"));
+        assert!(!is_same_or_subdomain("myexample.com", "example.com"));
+        assert!(!is_same_or_subdomain("example.com", "www.example.com"));
+    }
+}

@@ -554,3 +554,34 @@ fn wildcard_suffix_still_judged() {
     let found = m.check("myetherwallet.ck").expect("flagged");
     assert_eq!(found.kinds[0], MatchKind::TldSwap, "{found:?}");
 }
+
+#[test]
+fn every_permutation_kind_is_caught() {
+    use vigie::domain::{Fuzzer, PermuteOptions, permute};
+    let m = matcher();
+    let options = PermuteOptions {
+        fuzzers: Fuzzer::ALL.to_vec(),
+        ..PermuteOptions::default()
+    };
+    let permutations = permute("example.com", &options).expect("example.com permutes");
+    for fuzzer in Fuzzer::ALL {
+        let made: Vec<_> = permutations.iter().filter(|p| p.fuzzer == fuzzer).collect();
+        assert!(!made.is_empty(), "no {} permutation made", fuzzer.as_str());
+        for permutation in made {
+            let found = m.check(&permutation.domain).unwrap_or_else(|| {
+                panic!("{} ({}) not flagged", permutation.domain, fuzzer.as_str())
+            });
+            assert_eq!(found.watchlist, "example", "{found:?}");
+            assert!(found.severity >= Severity::Medium, "{found:?}");
+            // The default fuzzers are hashed at compile time and named in the reasons.
+            if Fuzzer::DEFAULT.contains(&fuzzer) {
+                assert!(
+                    found.fuzzers.iter().any(|f| f == fuzzer.as_str()),
+                    "{} ({}): {found:?}",
+                    permutation.domain,
+                    fuzzer.as_str()
+                );
+            }
+        }
+    }
+}

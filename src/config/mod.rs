@@ -11,18 +11,49 @@ use std::path::PathBuf;
 
 use crate::model::Severity;
 
+mod error;
+mod load;
+mod names;
+mod secrets;
+mod sections;
+mod sinks;
+mod tree;
+mod watchlist;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{Loaded, load, load_with_env};
+pub use secrets::EnvLookup;
+pub use sections::FUZZERS;
+
 /// The compiled configuration the daemon and the CLI run on.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Path of the `vigie.toml` this was loaded from.
     pub path: PathBuf,
+    /// `[daemon]`.
     pub daemon: DaemonConfig,
+    /// `[dns]`.
     pub dns: DnsConfig,
+    /// `[lookalike]`: the global sweep settings, before any watchlist's overrides.
     pub lookalike: LookalikeConfig,
+    /// `[dispatcher]`.
     pub dispatcher: DispatcherConfig,
     /// Alert sinks by name.
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// Every watchlist file, sorted by file name.
     pub watchlists: Vec<Watchlist>,
+}
+
+impl Config {
+    /// Returns the names of the sinks that receive `watchlist`'s alerts: its `alerts.sinks`,
+    /// or every sink when that list is empty.
+    pub fn sink_names_for(&self, watchlist: &Watchlist) -> Vec<String> {
+        if watchlist.sinks.is_empty() {
+            self.sinks.keys().cloned().collect()
+        } else {
+            watchlist.sinks.clone()
+        }
+    }
 }
 
 /// `[daemon]`: where state lives and how the service logs.
@@ -33,21 +64,26 @@ pub struct DaemonConfig {
     pub state_dir: PathBuf,
     /// Folder of the watchlist files (`*.toml`). Default: `watchlists` beside `vigie.toml`.
     pub watchlists_dir: PathBuf,
+    /// Log format on standard error. Default: text.
     pub log_format: LogFormat,
     /// Time given to sources and the dispatcher to finish after SIGTERM, in seconds. Default: 10.
     pub shutdown_grace_secs: u64,
 }
 
+/// `daemon.log_format`: `"text"` or `"json"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// Human-readable lines.
     Text,
+    /// One JSON object a line.
     Json,
 }
 
 /// `[dns]`: how names are resolved.
 #[derive(Debug, Clone)]
 pub struct DnsConfig {
-    /// Nameservers as `host:port`; empty means the system resolver (`/etc/resolv.conf`).
+    /// Nameservers as `IP:port` (port 53 when the config gives none); empty means the system
+    /// resolver (`/etc/resolv.conf`). Default: empty.
     pub nameservers: Vec<SocketAddr>,
     /// Time to wait for one answer, in milliseconds. Default: 2000.
     pub timeout_ms: u64,
@@ -64,12 +100,14 @@ pub struct LookalikeConfig {
     pub interval_secs: u64,
     /// Random delay added to each interval, up to this many seconds. Default: 300.
     pub jitter_secs: u64,
-    /// Fuzzers to run; empty means the default set (every fuzzer but `dictionary` and
-    /// `tld-swap`, which run only when `dictionary` / `tld_swap` are on).
+    /// Fuzzers to run, by their dnstwist names (see [`FUZZERS`]). Empty means the default set:
+    /// every fuzzer but `dictionary` and `tld-swap`, which run only when `dictionary` /
+    /// `tld_swap` are on. Default: empty.
     pub fuzzers: Vec<String>,
     /// Run the dictionary fuzzer (built-in words plus `dictionary_file`). Default: true.
     pub dictionary: bool,
-    /// Extra dictionary words, one a line. Default: none.
+    /// Extra dictionary words, one a line; the file exists when the config loads.
+    /// Default: none.
     pub dictionary_file: Option<PathBuf>,
     /// Run the TLD-swap fuzzer (built-in TLD list plus `tld_file`). Default: true.
     pub tld_swap: bool,
@@ -83,44 +121,55 @@ pub struct DispatcherConfig {
     /// First retry delay after a failed delivery, in seconds; it doubles on each failure.
     /// Default: 5.
     pub retry_initial_secs: u64,
-    /// Longest delay between two attempts, in seconds. Default: 900.
+    /// Maximum delay between two attempts, in seconds. Default: 900.
     pub retry_max_secs: u64,
 }
 
 /// One alert sink.
 #[derive(Debug, Clone)]
 pub enum SinkConfig {
+    /// Mail through an SMTP relay.
     Smtp(SmtpSinkConfig),
+    /// JSON POST to an HTTP endpoint.
     Webhook(WebhookSinkConfig),
 }
 
 /// `[sinks.NAME]` with `type = "smtp"`.
 #[derive(Debug, Clone)]
 pub struct SmtpSinkConfig {
+    /// Host name or IP address of the relay. Required.
     pub host: String,
     /// Default: 25 for `plain`, 587 for `starttls`, 465 for `tls`.
     pub port: u16,
+    /// TLS mode. Default: starttls.
     pub security: SmtpSecurity,
+    /// SMTP AUTH user; set together with a password. Default: no authentication.
     pub username: Option<String>,
     /// From `password_env` or `password_file`.
     pub password: Option<Secret>,
+    /// Sender address of the alerts. Required.
     pub from: String,
+    /// Recipients, at least one. Required.
     pub to: Vec<String>,
     /// Time allowed for one SMTP exchange, in seconds. Default: 30.
     pub timeout_secs: u64,
 }
 
+/// `security` of an SMTP sink: `"plain"`, `"starttls"` or `"tls"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpSecurity {
     /// No TLS: only for a relay on the same host or a test server.
     Plain,
+    /// Plain connection upgraded with STARTTLS, which must succeed.
     StartTls,
+    /// TLS from the first byte (often port 465).
     Tls,
 }
 
 /// `[sinks.NAME]` with `type = "webhook"`.
 #[derive(Debug, Clone)]
 pub struct WebhookSinkConfig {
+    /// `http` or `https` URL that receives one POST per alert. Required.
     pub url: String,
     /// HMAC-SHA256 key, from `secret_env` or `secret_file`; without it the request is unsigned.
     pub secret: Option<Secret>,
@@ -133,10 +182,12 @@ pub struct WebhookSinkConfig {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
 
+    /// Returns the secret, for the one place that sends it (SMTP AUTH, HMAC key).
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -154,10 +205,11 @@ pub struct Watchlist {
     /// The file's stem, e.g. `acme` for `watchlists/acme.toml`.
     pub id: String,
     pub file: PathBuf,
-    /// Display name of the brand.
+    /// Display name of the brand (`[brand] name`). Required.
     pub brand: String,
     /// Brand keywords, lower-case.
     pub keywords: Vec<String>,
+    /// The `[[domains]]` entries, at least one; no domain is in two watchlists.
     pub domains: Vec<LegitDomain>,
     /// Names that never alert (ASCII form, lower-case).
     pub allow: Vec<String>,
@@ -174,11 +226,14 @@ pub struct Watchlist {
 pub struct LegitDomain {
     /// ASCII (punycode) form, lower-case.
     pub name: String,
+    /// Default: active.
     pub status: DomainStatus,
-    /// Whether its permutations are swept. Default: true for active domains.
+    /// Whether its permutations are swept. Default: true for active domains, false for old
+    /// and forgotten ones (which still never alert).
     pub watch: bool,
 }
 
+/// `status` of a legitimate domain: `"active"`, `"old"` or `"forgotten"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DomainStatus {
     /// In use today.

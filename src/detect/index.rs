@@ -6,6 +6,7 @@ use aho_corasick::{AhoCorasick, MatchKind as AcMatchKind};
 
 use super::fold::{check_host_syntax, fold};
 use super::{BrandSpec, DetectError, Match};
+use crate::domain::{PermuteOptions, permute};
 
 /// Keywords of fewer folded letters than this get no one-edit variants: at four letters and
 /// below, a variant is too often an ordinary word.
@@ -208,6 +209,7 @@ impl Matcher {
 
 #[derive(Default)]
 struct Builder {
+    permutations: HashMap<String, Vec<(LegitRef, &'static str)>>,
     brands: Vec<BrandEntry>,
     keywords: Vec<KeywordEntry>,
     patterns: HashMap<String, Vec<PatternRef>>,
@@ -245,6 +247,7 @@ impl Builder {
                 .unwrap_or_default()
                 .to_string();
             self.legit_first_labels.entry(first).or_default().push(at);
+            self.add_permutations(&entry.ascii, at);
             legit.push(entry);
         }
         for name in &spec.allow {
@@ -274,6 +277,25 @@ impl Builder {
             legit,
         });
         Ok(())
+    }
+
+    /// Hashes every name the permutation engine makes from `domain` (its default fuzzers), so
+    /// that such a name is caught exactly, with its fuzzer as the reason.
+    fn add_permutations(&mut self, domain: &str, at: LegitRef) {
+        let permutations = match permute(domain, &PermuteOptions::default()) {
+            Ok(permutations) => permutations,
+            Err(error) => {
+                // The keyword and swap indexes still cover this domain.
+                tracing::debug!(%domain, %error, "No permutations for a legitimate domain.");
+                return;
+            }
+        };
+        for permutation in permutations {
+            let hits = self.permutations.entry(permutation.domain).or_default();
+            if !hits.iter().any(|(known, _)| *known == at) {
+                hits.push((at, permutation.fuzzer.as_str()));
+            }
+        }
     }
 
     fn add_keyword(
@@ -366,7 +388,7 @@ impl Builder {
             allow_hosts: self.allow_hosts,
             legit_labels: self.legit_labels,
             legit_first_labels: self.legit_first_labels,
-            permutations: HashMap::new(),
+            permutations: self.permutations,
         })
     }
 }

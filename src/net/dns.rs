@@ -1,10 +1,46 @@
 //! DNS resolution of candidate names through hickory-resolver.
+//!
+//! A lookalike sweep asks, for each candidate name, whether it exists and which A, AAAA, NS
+//! and MX records it has. The answer is a [`Resolution`]:
+//!
+//! - NXDOMAIN is the normal "not registered" result, so it is mapped to
+//!   [`Resolution::NotRegistered`] before anything treats it as an error;
+//! - NOERROR, even with no data for a type, means the name exists ([`Resolution::Registered`]);
+//! - SERVFAIL, REFUSED, timeouts and I/O errors say nothing about the name, so they give
+//!   [`Resolution::Unknown`] and the caller asks again later.
+//!
+//! [`Resolver::sweep`] resolves many names with a bounded number in flight. It also detects
+//! wildcard zones (a random label under the registrable domain resolves) so that the
+//! subdomain candidates of such a zone are not reported as registrations of their own.
+//!
+//! Queries go out over the shared UDP sockets of [`super::udp`], because hickory-resolver's
+//! socket per query was the bottleneck of a sweep. hickory-resolver still reads the system
+//! configuration and takes over the queries whose UDP answer is truncated (it retries them
+//! over TCP).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
+use futures::stream::{self, StreamExt};
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{
+    NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
+use hickory_resolver::proto::op::{Message, ResponseCode};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+
+use super::udp::{UdpFailure, UdpTransport};
 use crate::config::DnsConfig;
 
-/// Records of a registered name.
+/// Records of a registered name, as text.
+///
+/// Addresses are in their usual text form; NS and MX hosts are lower-case without the final
+/// dot. MX preferences are left out so that a preference change alone is not a new MX host.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Records {
     pub a: BTreeSet<String>,
@@ -24,14 +60,476 @@ pub enum Resolution {
     Unknown(String),
 }
 
-pub struct Resolver {}
+/// Error building a [`Resolver`].
+#[derive(Debug, thiserror::Error)]
+pub enum DnsError {
+    /// `[dns] nameservers` is empty and the system resolver configuration cannot be read.
+    #[error(
+        "cannot read the system resolver configuration (/etc/resolv.conf): {0}; \
+         set [dns] nameservers to one or more host:port"
+    )]
+    SystemConfig(String),
+    /// A setting of `[dns]` is out of range.
+    #[error("invalid [dns] {field}: {reason}")]
+    InvalidSetting {
+        field: &'static str,
+        reason: &'static str,
+    },
+}
+
+/// One name of a sweep and what was found for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepEntry {
+    /// The name as given to [`Resolver::sweep`].
+    pub name: String,
+    pub resolution: Resolution,
+    /// The registrable domain whose wildcard covers this name, when there is one. Such a name
+    /// resolves through the wildcard and is not a registration of its own.
+    pub wildcard_zone: Option<String>,
+}
+
+impl SweepEntry {
+    /// Tells whether this entry is a registration to report: registered and not covered by
+    /// a wildcard zone.
+    pub fn is_registration(&self) -> bool {
+        matches!(self.resolution, Resolution::Registered(_)) && self.wildcard_zone.is_none()
+    }
+}
+
+/// Result of [`Resolver::sweep`].
+#[derive(Debug, Clone, Default)]
+pub struct SweepReport {
+    /// One entry per distinct input name, in input order.
+    pub entries: Vec<SweepEntry>,
+    /// Registrable domains found to be wildcard zones, with the records a random label gets.
+    pub wildcard_zones: BTreeMap<String, Records>,
+    /// DNS queries the sweep sent (one per record type asked, retries not counted).
+    pub queries: u64,
+}
+
+/// A DNS resolver for candidate names.
+///
+/// It asks the configured nameservers over UDP (TCP when an answer is truncated), or the
+/// nameservers of the system configuration when none is configured. Search domains and the hosts file are never used
+/// and every name is taken as absolute. The answer cache is off because a sweep asks each
+/// name once.
+pub struct Resolver {
+    udp: UdpTransport,
+    /// Used for the queries whose UDP answer is truncated.
+    inner: TokioResolver,
+    concurrency: usize,
+    queries: Arc<AtomicU64>,
+}
+
+/// Record types asked once the A query showed that the name exists.
+const FOLLOW_UP_TYPES: [RecordType; 3] = [RecordType::AAAA, RecordType::NS, RecordType::MX];
 
 impl Resolver {
-    pub fn new(_config: &DnsConfig) -> anyhow::Result<Resolver> {
-        todo!()
+    /// Builds a resolver from `[dns]`.
+    pub fn new(config: &DnsConfig) -> Result<Resolver, DnsError> {
+        if config.concurrency == 0 {
+            return Err(DnsError::InvalidSetting {
+                field: "concurrency",
+                reason: "must be at least 1",
+            });
+        }
+        if config.timeout_ms == 0 {
+            return Err(DnsError::InvalidSetting {
+                field: "timeout_ms",
+                reason: "must be at least 1",
+            });
+        }
+
+        let servers = if config.nameservers.is_empty() {
+            system_nameservers()?
+        } else {
+            config.nameservers.iter().map(name_server).collect()
+        };
+        let addresses = server_addresses(&servers);
+        let resolver_config = ResolverConfig::from_parts(None, Vec::new(), servers);
+        let inner =
+            TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default())
+                .with_options(resolver_options(config))
+                .build()
+                .map_err(|error| DnsError::SystemConfig(error.to_string()))?;
+
+        let timeout = Duration::from_millis(config.timeout_ms);
+        Ok(Resolver {
+            udp: UdpTransport::new(addresses, timeout, config.attempts),
+            inner,
+            concurrency: config.concurrency,
+            queries: Arc::new(AtomicU64::new(0)),
+        })
     }
 
-    pub async fn resolve(&self, _name: &str) -> Resolution {
-        todo!()
+    /// DNS queries sent since this resolver was built (one per record type asked; the
+    /// resolver's own retries are not counted).
+    pub fn queries_sent(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Resolves `name`: A first, then AAAA, NS and MX together when the name exists.
+    ///
+    /// `name` is taken as absolute, with or without its final dot. A name that is not a valid
+    /// domain name gives [`Resolution::Unknown`] with the reason.
+    pub async fn resolve(&self, name: &str) -> Resolution {
+        let fqdn = match absolute_name(name) {
+            Ok(fqdn) => fqdn,
+            Err(reason) => return Resolution::Unknown(reason),
+        };
+
+        let mut records = Records::default();
+        match self.lookup(&fqdn, RecordType::A).await {
+            Answer::NameNotFound => return Resolution::NotRegistered,
+            Answer::Failed(reason) => return Resolution::Unknown(format!("A query: {reason}")),
+            Answer::Found(data) => add_records(&mut records, data),
+        }
+
+        let follow_ups = FOLLOW_UP_TYPES.map(|record_type| self.lookup(&fqdn, record_type));
+        let answers = futures::future::join_all(follow_ups).await;
+        for (record_type, answer) in FOLLOW_UP_TYPES.iter().zip(answers) {
+            match answer {
+                Answer::Found(data) => add_records(&mut records, data),
+                // The A query already showed that the name exists. An NXDOMAIN now means the
+                // zone changed between the two queries, so this type has no records.
+                Answer::NameNotFound => {}
+                // NOTE: a name whose A query succeeded but whose MX query timed out is
+                // reported unknown rather than registered with partial records, so that a
+                // missing type never shows up later as a "new" record.
+                Answer::Failed(reason) => {
+                    return Resolution::Unknown(format!("{record_type} query: {reason}"));
+                }
+            }
+        }
+        Resolution::Registered(records)
+    }
+
+    /// Checks whether `zone` answers for any label, by resolving a random label under it.
+    ///
+    /// Returns the records of that random name when it resolves, `None` when it does not or
+    /// when the answer was unknown (a failed check never hides a candidate).
+    pub async fn wildcard(&self, zone: &str) -> Option<Records> {
+        let zone = zone.trim_end_matches('.');
+        let label: u64 = rand::random();
+        let probe = format!("vigie-{label:016x}.{zone}");
+        match self.resolve(&probe).await {
+            Resolution::Registered(records) => Some(records),
+            Resolution::NotRegistered => None,
+            Resolution::Unknown(reason) => {
+                tracing::debug!(
+                    zone,
+                    reason,
+                    "Wildcard check failed; zone taken as not wildcard."
+                );
+                None
+            }
+        }
+    }
+
+    /// Resolves every name in `names` with at most `[dns] concurrency` in flight.
+    ///
+    /// Duplicate names are resolved once. First, the registrable domain of each subdomain
+    /// candidate is checked for a wildcard. The candidates under a wildcard zone are still
+    /// resolved, but they carry that zone in [`SweepEntry::wildcard_zone`]. `progress` is called once per name as it completes.
+    pub async fn sweep<I, F>(&self, names: I, mut progress: F) -> SweepReport
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+        F: FnMut(&SweepEntry),
+    {
+        let start_queries = self.queries_sent();
+        let names = distinct(names);
+        let wildcard_zones = self.find_wildcard_zones(&names).await;
+
+        // The closure takes an index, not a `&String`: a closure over borrowed items would
+        // make the future fail `tokio::spawn`'s check that it is Send for every lifetime.
+        let names_ref = &names;
+        let lookups = (0..names.len())
+            .map(|index| async move { (index, self.resolve(&names_ref[index]).await) });
+        let mut resolved: Vec<Option<SweepEntry>> = vec![None; names.len()];
+        let mut results = stream::iter(lookups).buffer_unordered(self.concurrency);
+        while let Some((index, resolution)) = results.next().await {
+            let name = &names[index];
+            let wildcard_zone =
+                subdomain_parent(name).filter(|zone| wildcard_zones.contains_key(zone));
+            let entry = SweepEntry {
+                name: name.clone(),
+                resolution,
+                wildcard_zone,
+            };
+            progress(&entry);
+            resolved[index] = Some(entry);
+        }
+
+        SweepReport {
+            entries: resolved.into_iter().flatten().collect(),
+            wildcard_zones,
+            queries: self.queries_sent() - start_queries,
+        }
+    }
+
+    /// Checks, with bounded concurrency, the registrable domains of the subdomain candidates.
+    async fn find_wildcard_zones(&self, names: &[String]) -> BTreeMap<String, Records> {
+        let parents: BTreeSet<String> = names
+            .iter()
+            .filter_map(|name| subdomain_parent(name))
+            .collect();
+        let checks = parents.into_iter().map(|zone| async move {
+            let records = self.wildcard(&zone).await;
+            (zone, records)
+        });
+        let found: Vec<(String, Option<Records>)> = stream::iter(checks)
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+
+        let zones: BTreeMap<String, Records> = found
+            .into_iter()
+            .filter_map(|(zone, records)| Some((zone, records?)))
+            .collect();
+        for zone in zones.keys() {
+            tracing::debug!(zone, "Wildcard zone found.");
+        }
+        zones
+    }
+
+    /// Sends one query and sorts its outcome.
+    async fn lookup(&self, name: &Name, record_type: RecordType) -> Answer {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        match self.udp.query(name, record_type).await {
+            Ok(message) if message.metadata.truncation => {
+                self.lookup_with_tcp(name, record_type).await
+            }
+            Ok(message) => classify_message(message),
+            Err(UdpFailure::TimedOut) => Answer::Failed("timed out".to_owned()),
+            Err(UdpFailure::Io(reason)) => Answer::Failed(reason),
+        }
+    }
+
+    /// Asks again through hickory-resolver, which retries a truncated answer over TCP.
+    async fn lookup_with_tcp(&self, name: &Name, record_type: RecordType) -> Answer {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        match self.inner.lookup(name.clone(), record_type).await {
+            Ok(lookup) => Answer::Found(
+                lookup
+                    .answers()
+                    .iter()
+                    .map(|record| record.data.clone())
+                    .collect(),
+            ),
+            Err(error) => classify_error(&error),
+        }
+    }
+}
+
+/// Outcome of one query.
+enum Answer {
+    /// NOERROR; the data may be empty (the name exists but has no record of this type).
+    Found(Vec<RData>),
+    /// NXDOMAIN.
+    NameNotFound,
+    /// A failure that tells nothing about the name, with the reason.
+    Failed(String),
+}
+
+/// Sorts a UDP answer by its response code.
+fn classify_message(message: Message) -> Answer {
+    match message.metadata.response_code {
+        ResponseCode::NXDomain => Answer::NameNotFound,
+        ResponseCode::NoError => Answer::Found(
+            message
+                .answers
+                .into_iter()
+                .map(|record| record.data)
+                .collect(),
+        ),
+        code => Answer::Failed(response_code_reason(code)),
+    }
+}
+
+/// Maps a resolver error to an [`Answer`]: NXDOMAIN and "no data" are answers, not failures.
+fn classify_error(error: &NetError) -> Answer {
+    if error.is_nx_domain() {
+        return Answer::NameNotFound;
+    }
+    if error.is_no_records_found() {
+        return Answer::Found(Vec::new());
+    }
+    let reason = match error {
+        NetError::Timeout => "timed out".to_owned(),
+        NetError::Dns(HickoryDnsError::ResponseCode(code)) => response_code_reason(*code),
+        other => other.to_string(),
+    };
+    Answer::Failed(reason)
+}
+
+/// Names a failure response code the way DNS tools print it.
+fn response_code_reason(code: ResponseCode) -> String {
+    match code {
+        ResponseCode::ServFail => "server failure (SERVFAIL)".to_owned(),
+        ResponseCode::Refused => "query refused (REFUSED)".to_owned(),
+        other => format!("error response {other}"),
+    }
+}
+
+/// Adds the A, AAAA, NS and MX data of an answer to `records`, skipping CNAMEs and the rest.
+fn add_records(records: &mut Records, data: Vec<RData>) {
+    for rdata in data {
+        match rdata {
+            RData::A(address) => {
+                records.a.insert(address.to_string());
+            }
+            RData::AAAA(address) => {
+                records.aaaa.insert(address.to_string());
+            }
+            RData::NS(host) => {
+                records.ns.insert(host_text(&host.0));
+            }
+            RData::MX(mx) => {
+                records.mx.insert(host_text(&mx.exchange));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A host name as lower-case text without the final dot.
+fn host_text(name: &Name) -> String {
+    name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Parses `name` as an absolute domain name.
+fn absolute_name(name: &str) -> Result<Name, String> {
+    let trimmed = name.trim().trim_end_matches('.');
+    if trimmed.is_empty() {
+        return Err("invalid domain name \"\": the name is empty".to_owned());
+    }
+    let mut parsed = Name::from_utf8(trimmed)
+        .map_err(|error| format!("invalid domain name {name:?}: {error}; fix or drop this name"))?;
+    parsed.set_fqdn(true);
+    Ok(parsed)
+}
+
+/// The registrable domain of `name` when `name` is a proper subdomain of it.
+///
+/// Uses the public suffix list compiled into the `psl` crate. A TLD that the list does not
+/// know (such as `test`) counts as a public suffix, following the list's default rule `*`.
+fn subdomain_parent(name: &str) -> Option<String> {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let registrable = psl::domain_str(&name)?;
+    (registrable != name).then(|| registrable.to_owned())
+}
+
+/// Keeps the first occurrence of each name (compared without case or final dot).
+fn distinct<I>(names: I) -> Vec<String>
+where
+    I: IntoIterator,
+    I::Item: Into<String>,
+{
+    let mut seen = BTreeSet::new();
+    names
+        .into_iter()
+        .map(Into::into)
+        .filter(|name| seen.insert(name.trim_end_matches('.').to_ascii_lowercase()))
+        .collect()
+}
+
+/// Resolver options for candidate names: no cache, no search, no hosts file.
+fn resolver_options(config: &DnsConfig) -> ResolverOpts {
+    let mut options = ResolverOpts::default();
+    options.ndots = 0;
+    options.timeout = Duration::from_millis(config.timeout_ms);
+    options.attempts = config.attempts.max(1) as usize;
+    options.cache_size = 0;
+    options.use_hosts_file = ResolveHosts::Never;
+    options.num_concurrent_reqs = 1;
+    // Only TCP connections use this limit; each in-flight name has at most three queries.
+    options.max_active_requests = config.concurrency.saturating_mul(3).max(32);
+    options
+}
+
+/// A UDP nameserver (TCP when an answer is truncated) at `address`.
+fn name_server(address: &SocketAddr) -> NameServerConfig {
+    let mut server = NameServerConfig::udp_and_tcp(address.ip());
+    for connection in &mut server.connections {
+        connection.port = address.port();
+    }
+    server
+}
+
+/// The UDP address of each nameserver (port 53 unless its configuration says otherwise).
+fn server_addresses(servers: &[NameServerConfig]) -> Vec<SocketAddr> {
+    servers
+        .iter()
+        .map(|server| {
+            let port = server
+                .connections
+                .iter()
+                .find(|connection| matches!(connection.protocol, ProtocolConfig::Udp))
+                .map_or(53, |connection| connection.port);
+            SocketAddr::new(server.ip, port)
+        })
+        .collect()
+}
+
+/// The nameservers of the system resolver configuration, without its search domains.
+fn system_nameservers() -> Result<Vec<NameServerConfig>, DnsError> {
+    let (config, _options) = hickory_resolver::system_conf::read_system_conf()
+        .map_err(|error| DnsError::SystemConfig(error.to_string()))?;
+    let (_domain, _search, servers) = config.into_parts();
+    if servers.is_empty() {
+        return Err(DnsError::SystemConfig("no nameserver line".to_owned()));
+    }
+    Ok(servers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subdomain_parent_of_names() {
+        assert_eq!(
+            subdomain_parent("www.wild.test"),
+            Some("wild.test".to_owned())
+        );
+        assert_eq!(subdomain_parent("wild.test"), None);
+        assert_eq!(
+            subdomain_parent("a.b.example.co.uk."),
+            Some("example.co.uk".to_owned())
+        );
+        assert_eq!(subdomain_parent("example.co.uk"), None);
+    }
+
+    #[test]
+    fn distinct_keeps_first_occurrence() {
+        let names = distinct(["a.test", "A.test.", "b.test", "a.test"]);
+        assert_eq!(names, vec!["a.test".to_owned(), "b.test".to_owned()]);
+    }
+
+    #[test]
+    fn absolute_name_rejects_bad_names() {
+        let empty = absolute_name(" ").unwrap_err();
+        assert!(empty.contains("empty"), "{empty}");
+        let long_label = format!("{}.test", "a".repeat(64));
+        let error = absolute_name(&long_label).unwrap_err();
+        assert!(error.contains(&long_label), "{error}");
+        assert!(absolute_name("examp1e.test").unwrap().is_fqdn());
+    }
+
+    #[test]
+    fn add_records_drops_mx_preference() {
+        let mut records = Records::default();
+        let mx = |preference, host: &str| {
+            RData::MX(hickory_resolver::proto::rr::rdata::MX::new(
+                preference,
+                Name::from_ascii(host).unwrap(),
+            ))
+        };
+        add_records(
+            &mut records,
+            vec![mx(20, "Mail.Examp1e.test."), mx(10, "mail.examp1e.test.")],
+        );
+        assert_eq!(records.mx, BTreeSet::from(["mail.examp1e.test".to_owned()]));
     }
 }

@@ -1,3 +1,4 @@
 //! Network clients shared by the sources: DNS resolution.
 
 pub mod dns;
+mod udp;

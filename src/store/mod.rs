@@ -1,16 +1,88 @@
 //! The SQLite store: findings, their history, source cursors and the alert outbox.
+//!
+//! One file (`vigie.db` under the state folder) in WAL mode, opened through rusqlite with the
+//! bundled SQLite. A sighting and the alerts it raises are written in one transaction, so an
+//! alert exists exactly when its finding change does. The dispatcher in `alert` then empties
+//! the outbox and marks each row delivered only after its sink accepted it (at least once).
+//!
+//! The API is synchronous and guarded by one mutex around one connection: async callers run
+//! it under `tokio::task::spawn_blocking`. The store knows no source and no sink: sinks are
+//! names, payloads are JSON built by the caller's renderer.
+//!
+//! Durability: `synchronous = NORMAL` in WAL mode. A committed transaction is in the WAL file
+//! before `commit` returns, so it survives the process being killed (kill -9, panic, OOM);
+//! only an operating-system crash or power loss can drop the last few commits, which SQLite
+//! documents for this mode. FULL would add an fsync per sighting for that case only.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+mod findings;
+mod outbox;
+pub mod schema;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::Connection;
 use time::OffsetDateTime;
 
-use crate::model::Finding;
+use crate::model::{Finding, Indicator, Severity};
 
+pub use outbox::OutboxStats;
+
+/// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create the store folder {path}: {source}; create it or fix its permissions")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot open the store {path}: {source}; check that the file is a vigie store and is writable"
+    )]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "store {path} has schema version {found} but this vigie supports up to {supported}; \
+         run a newer vigie or point state_dir at another folder"
+    )]
+    TooNew {
+        path: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error(
+        "upgrading the store {path} to schema version {version} failed: {source}; restore a backup of the file"
+    )]
+    Migration {
+        path: String,
+        version: u32,
+        source: rusqlite::Error,
+    },
+    #[error("stored {column} of {row} is invalid: {reason}; the store may be damaged")]
+    Corrupt {
+        column: &'static str,
+        row: String,
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Returns whether the same call may succeed later (the database was busy or locked).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sqlite(error) => matches!(
+                error.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// Why an alert is being raised.
@@ -23,12 +95,33 @@ pub enum AlertEvent {
     Changed,
 }
 
+impl AlertEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertEvent::New => "new",
+            AlertEvent::Changed => "changed",
+        }
+    }
+}
+
 /// How one fact of a finding changed between two sightings.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FactChange {
     pub fact: String,
     pub before: BTreeSet<String>,
     pub after: BTreeSet<String>,
+}
+
+impl FactChange {
+    /// Values present now and not before.
+    pub fn added(&self) -> BTreeSet<String> {
+        self.after.difference(&self.before).cloned().collect()
+    }
+
+    /// Values present before and not now.
+    pub fn removed(&self) -> BTreeSet<String> {
+        self.before.difference(&self.after).cloned().collect()
+    }
 }
 
 /// What the store hands to the alert renderer inside the recording transaction.
@@ -46,6 +139,9 @@ pub struct AlertInput<'a> {
 }
 
 /// Outcome of recording one sighting.
+///
+/// Only `New` and `Changed` wrote alerts. A sighting whose facts only lost values (a record
+/// went away) is `Unchanged`: the loss is kept in the finding's history but does not alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
     New {
@@ -60,66 +156,177 @@ pub enum Recorded {
     },
 }
 
+impl Recorded {
+    pub fn finding_id(&self) -> i64 {
+        match self {
+            Recorded::New { finding_id }
+            | Recorded::Changed { finding_id, .. }
+            | Recorded::Unchanged { finding_id } => *finding_id,
+        }
+    }
+}
+
 /// An alert waiting in the outbox for one sink.
 #[derive(Debug, Clone)]
 pub struct OutboxAlert {
     pub id: i64,
+    pub finding_id: i64,
     pub sink: String,
     pub idempotency_key: String,
     pub payload: serde_json::Value,
+    /// Failed delivery attempts so far.
     pub attempts: u32,
     pub created_at: OffsetDateTime,
+    pub next_attempt_at: OffsetDateTime,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<OffsetDateTime>,
 }
 
-pub struct Store {}
+/// A finding as stored, with its sighting counters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFinding {
+    pub id: i64,
+    pub fingerprint: String,
+    pub kind: String,
+    pub source: String,
+    pub watchlist: String,
+    pub subject: String,
+    pub imitates: String,
+    pub techniques: Vec<String>,
+    pub reasons: Vec<String>,
+    /// Highest severity seen so far: a later sighting never lowers it.
+    pub severity: Severity,
+    pub score: u8,
+    pub indicators: Vec<Indicator>,
+    pub facts: BTreeMap<String, BTreeSet<String>>,
+    pub evidence: serde_json::Value,
+    pub first_seen: OffsetDateTime,
+    pub last_seen: OffsetDateTime,
+    /// 1 at first sighting, incremented on each change that alerted.
+    pub revision: u32,
+    /// Number of times it was recorded.
+    pub sightings: u64,
+    /// Triage status: `open` until an analyst changes it.
+    pub status: String,
+}
+
+/// Kind of entry in a finding's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HistoryEvent {
+    /// First sighting.
+    New,
+    /// A fact gained a value; an alert was written.
+    Changed,
+    /// Facts only lost values; recorded without an alert.
+    SeenRemoval,
+}
+
+impl HistoryEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryEvent::New => "new",
+            HistoryEvent::Changed => "changed",
+            HistoryEvent::SeenRemoval => "seen-removal",
+        }
+    }
+
+    fn parse(text: &str) -> Option<HistoryEvent> {
+        match text {
+            "new" => Some(HistoryEvent::New),
+            "changed" => Some(HistoryEvent::Changed),
+            "seen-removal" => Some(HistoryEvent::SeenRemoval),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a finding's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub at: OffsetDateTime,
+    pub event: HistoryEvent,
+    pub revision: u32,
+    pub severity: Severity,
+    pub changes: Vec<FactChange>,
+}
+
+/// The SQLite store. See the module documentation for its locking and durability.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Time a writer waits for another connection's lock before failing with "busy".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Store {
-    pub fn open(_path: &Path) -> Result<Store, StoreError> {
-        todo!()
+    /// Opens (creating it and its folder when missing) the store at `path`, and upgrades its
+    /// schema. A store written by a newer vigie is rejected with [`StoreError::TooNew`].
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
+
+        let open_error = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        // journal_mode returns the mode in force, so it is read rather than executed.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(open_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %path.display(), mode, "The store is not in WAL mode.");
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .map_err(open_error)?;
+
+        schema::migrate(&mut conn, &path.display().to_string())?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_owned(),
+        })
     }
 
-    /// Records one sighting and, when it is new or a fact gained a value, one outbox row per
-    /// sink with the payload `render` builds, all in one transaction.
-    pub fn record_finding(
-        &self,
-        _finding: &Finding,
-        _sinks: &[String],
-        _render: &dyn Fn(&AlertInput<'_>) -> serde_json::Value,
-    ) -> Result<Recorded, StoreError> {
-        todo!()
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
-    pub fn due_alerts(
-        &self,
-        _now: OffsetDateTime,
-        _limit: usize,
-    ) -> Result<Vec<OutboxAlert>, StoreError> {
-        todo!()
+    /// Schema version of the open store.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(self
+            .lock()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?)
     }
 
-    pub fn mark_delivered(&self, _id: i64, _now: OffsetDateTime) -> Result<(), StoreError> {
-        todo!()
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-written transaction behind
+        // (rusqlite rolls back on drop), so a poisoned lock is safe to take over.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
 
-    pub fn mark_failed(
-        &self,
-        _id: i64,
-        _error: &str,
-        _retry_at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        todo!()
-    }
+/// Converts a time to the stored form: milliseconds since the Unix epoch, UTC.
+fn to_millis(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
+}
 
-    /// Time of the earliest undelivered alert's next attempt, if any.
-    pub fn next_attempt_at(&self) -> Result<Option<OffsetDateTime>, StoreError> {
-        todo!()
-    }
-
-    pub fn cursor(&self, _source: &str, _key: &str) -> Result<Option<String>, StoreError> {
-        todo!()
-    }
-
-    pub fn set_cursor(&self, _source: &str, _key: &str, _value: &str) -> Result<(), StoreError> {
-        todo!()
-    }
+fn from_millis(millis: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }

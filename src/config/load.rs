@@ -1,0 +1,264 @@
+//! Loading: reads `vigie.toml`, then every watchlist, and gathers every error of every file.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::de::DeTable;
+
+use super::error::{ConfigError, ConfigErrors};
+use super::secrets::EnvLookup;
+use super::tree::{Reader, Source, Table};
+use super::watchlist::{Context, watchlist};
+use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
+
+const ROOT_KEYS: &[&str] = &["daemon", "dns", "lookalike", "dispatcher", "sinks"];
+
+/// A loaded configuration and the warnings met on the way (such as a secret file that other
+/// users can read), which do not stop the daemon.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<ConfigError>,
+}
+
+/// Reads `vigie.toml` at `path`, every `*.toml` of its watchlists folder (sorted by name) and
+/// the secrets they name, and checks everything.
+///
+/// Returns every error of every file, not only the first. Warnings are logged.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let loaded = load_with_env(path, &lookup)?;
+    for warning in &loaded.warnings {
+        tracing::warn!(
+            file = %warning.file.display(),
+            line = warning.line,
+            message = %warning.message,
+            fix = %warning.fix,
+            "Configuration warning."
+        );
+    }
+    Ok(loaded.config)
+}
+
+/// Same as [`load`], with environment variables read through `env`, and the warnings returned
+/// rather than logged.
+pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigErrors> {
+    let source = read_source(path).map_err(|error| ConfigErrors::new(vec![error]))?;
+    let base = parent_folder(path);
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+
+    let (root, syntax) = DeTable::parse_recoverable(&source.text);
+    let root = Table {
+        name: "",
+        span: 0..0,
+        entries: root.get_ref(),
+    };
+    let mut reader = Reader::new(&source);
+    let main = main_file(&mut reader, &root, &base, env);
+    if syntax.is_empty() {
+        errors.append(&mut reader.errors);
+    } else {
+        // The tree recovered after a syntax error may lack whole tables, so its schema errors
+        // would mislead. Only the syntax errors are reported for this file.
+        errors.extend(syntax.iter().map(|error| syntax_error(&source, error)));
+    }
+    warnings.append(&mut reader.warnings);
+
+    let files = watchlist_files(&source, &main, &mut errors);
+    let mut context_domains = BTreeMap::new();
+    let mut context = Context {
+        lookalike: &main.lookalike,
+        sink_names: &main.sink_names,
+        seen_domains: &mut context_domains,
+    };
+    let mut watchlists = Vec::new();
+    for file in files {
+        if let Some(list) = watchlist_file(&file, &mut context, &mut errors, &mut warnings) {
+            watchlists.push(list);
+        }
+    }
+
+    if !errors.is_empty() {
+        return Err(ConfigErrors::new(errors));
+    }
+    let config = Config {
+        path: path.to_path_buf(),
+        daemon: main.daemon,
+        dns: main.dns,
+        lookalike: main.lookalike,
+        dispatcher: main.dispatcher,
+        sinks: main.sinks,
+        watchlists,
+    };
+    Ok(Loaded { config, warnings })
+}
+
+/// The sections of `vigie.toml`, read before the watchlists that depend on them.
+struct MainFile {
+    daemon: super::DaemonConfig,
+    dns: super::DnsConfig,
+    lookalike: LookalikeConfig,
+    dispatcher: super::DispatcherConfig,
+    sinks: BTreeMap<String, super::SinkConfig>,
+    /// Every sink name defined, including those of sinks with errors.
+    sink_names: Vec<String>,
+    /// Span of the `watchlists_dir` value, where folder errors are reported.
+    watchlists_dir_span: Range<usize>,
+}
+
+fn main_file(
+    reader: &mut Reader<'_>,
+    root: &Table<'_, '_>,
+    base: &Path,
+    env: EnvLookup<'_>,
+) -> MainFile {
+    reader.check_keys(root, ROOT_KEYS);
+    let daemon_table = reader.table(root, "daemon", "daemon");
+    let dns_table = reader.table(root, "dns", "dns");
+    let lookalike_table = reader.table(root, "lookalike", "lookalike");
+    let dispatcher_table = reader.table(root, "dispatcher", "dispatcher");
+    let sinks_table = reader.table(root, "sinks", "sinks");
+
+    let watchlists_dir_span = daemon_table
+        .as_ref()
+        .and_then(|table| table.get("watchlists_dir"))
+        .map_or(0..0, |(_, value)| value.span());
+    let defaults = sections::default_lookalike();
+    let (sinks, sink_names) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
+    MainFile {
+        daemon: sections::daemon(reader, daemon_table.as_ref(), base, env),
+        dns: sections::dns(reader, dns_table.as_ref()),
+        lookalike: sections::lookalike(reader, lookalike_table.as_ref(), &defaults, base),
+        dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
+        sinks,
+        sink_names,
+        watchlists_dir_span,
+    }
+}
+
+fn read_source(path: &Path) -> Result<Source, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Source::new(path, text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(ConfigError::without_place(
+                path,
+                "file not found".to_string(),
+                "check the path, or pass another one with --config or $VIGIE_CONFIG".to_string(),
+            ))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+            Err(ConfigError::without_place(
+                path,
+                "file is not valid UTF-8".to_string(),
+                "save the file as UTF-8".to_string(),
+            ))
+        }
+        Err(error) => Err(ConfigError::without_place(
+            path,
+            format!("cannot read file: {error}"),
+            "make the file readable by the user vigie runs as".to_string(),
+        )),
+    }
+}
+
+/// Returns the folder holding `path`, from which relative paths in that file are taken.
+fn parent_folder(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn syntax_error(source: &Source, error: &toml::de::Error) -> ConfigError {
+    let span = error.span().unwrap_or(0..0);
+    source.error(
+        &span,
+        format!("invalid TOML: {}", error.message().trim_end()),
+        "correct the TOML syntax at this place".to_string(),
+    )
+}
+
+/// Lists the watchlist files, sorted by name; a missing or empty folder is an error reported
+/// on the `watchlists_dir` line of `vigie.toml`.
+fn watchlist_files(
+    source: &Source,
+    main: &MainFile,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<PathBuf> {
+    let dir = &main.daemon.watchlists_dir;
+    let span = &main.watchlists_dir_span;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            let message = if error.kind() == std::io::ErrorKind::NotFound {
+                format!("watchlists folder {} not found", dir.display())
+            } else {
+                format!("cannot read watchlists folder {}: {error}", dir.display())
+            };
+            errors.push(source.error(
+                span,
+                message,
+                "create the folder with one .toml file for each brand, or set daemon.watchlists_dir"
+                    .to_string(),
+            ));
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml") && path.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        errors.push(source.error(
+            span,
+            format!("watchlists folder {} holds no .toml file", dir.display()),
+            "add a watchlist such as example.toml, or set daemon.watchlists_dir to the right folder"
+                .to_string(),
+        ));
+    }
+    files
+}
+
+fn watchlist_file(
+    path: &Path,
+    context: &mut Context<'_>,
+    errors: &mut Vec<ConfigError>,
+    warnings: &mut Vec<ConfigError>,
+) -> Option<Watchlist> {
+    let source = match read_source(path) {
+        Ok(source) => source,
+        Err(error) => {
+            errors.push(error);
+            return None;
+        }
+    };
+    let (root, syntax) = DeTable::parse_recoverable(&source.text);
+    if !syntax.is_empty() {
+        errors.extend(syntax.iter().map(|error| syntax_error(&source, error)));
+        return None;
+    }
+    let root = Table {
+        name: "",
+        span: 0..0,
+        entries: root.get_ref(),
+    };
+    let id = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+
+    let mut reader = Reader::new(&source);
+    reader.top_level_values = &["allow"];
+    let list = watchlist(&mut reader, &root, id, context);
+    warnings.append(&mut reader.warnings);
+    if reader.errors.is_empty() {
+        list
+    } else {
+        errors.append(&mut reader.errors);
+        None
+    }
+}

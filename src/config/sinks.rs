@@ -1,0 +1,258 @@
+//! The `[sinks.NAME]` tables of `vigie.toml`: where alerts are delivered.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::names::check_mail_address;
+use super::secrets::{EnvLookup, SecretKeys, read_secret};
+use super::tree::{Reader, Table};
+use super::{SinkConfig, SmtpSecurity, SmtpSinkConfig, WebhookSinkConfig};
+
+const SMTP_KEYS: &[&str] = &[
+    "type",
+    "host",
+    "port",
+    "security",
+    "username",
+    "password",
+    "password_env",
+    "password_file",
+    "from",
+    "to",
+    "timeout_secs",
+];
+const WEBHOOK_KEYS: &[&str] = &[
+    "type",
+    "url",
+    "secret",
+    "secret_env",
+    "secret_file",
+    "timeout_secs",
+];
+
+const PASSWORD: SecretKeys = SecretKeys {
+    inline: "password",
+    env: "password_env",
+    file: "password_file",
+};
+const WEBHOOK_SECRET: SecretKeys = SecretKeys {
+    inline: "secret",
+    env: "secret_env",
+    file: "secret_file",
+};
+
+/// Reads every `[sinks.NAME]` table. A sink with errors is left out of the result, but its
+/// name is still returned in `names` so that watchlists routing to it report no second error.
+pub(crate) fn sinks(
+    reader: &mut Reader<'_>,
+    table: Option<&Table<'_, '_>>,
+    base: &Path,
+    env: EnvLookup<'_>,
+) -> (BTreeMap<String, SinkConfig>, Vec<String>) {
+    let mut sinks = BTreeMap::new();
+    let mut names = Vec::new();
+    let Some(table) = table else {
+        return (sinks, names);
+    };
+    for key in table.entries.keys() {
+        let name: &str = key.get_ref();
+        names.push(name.to_string());
+        if !valid_sink_name(name) {
+            reader.error(
+                &key.span(),
+                format!("invalid sink name \"{name}\""),
+                "use letters, digits, '-' and '_' only, such as [sinks.soc-mail]".to_string(),
+            );
+        }
+        let path = format!("sinks.{name}");
+        let Some(sink_table) = reader.table(table, name, &path) else {
+            continue;
+        };
+        if let Some(sink) = sink(reader, &sink_table, base, env) {
+            sinks.insert(name.to_string(), sink);
+        }
+    }
+    (sinks, names)
+}
+
+fn valid_sink_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn sink(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    base: &Path,
+    env: EnvLookup<'_>,
+) -> Option<SinkConfig> {
+    if !table.has("type") {
+        reader.error(
+            &table.span,
+            format!("missing key `{}`", table.key_path("type")),
+            "add `type = \"smtp\"` or `type = \"webhook\"`".to_string(),
+        );
+        return None;
+    }
+    let (kind, _) = reader.choice(table, "type", &["smtp", "webhook"])?;
+    let errors_before = reader.errors.len();
+    let sink = if kind == "smtp" {
+        reader.check_keys(table, SMTP_KEYS);
+        smtp(reader, table, base, env).map(SinkConfig::Smtp)
+    } else {
+        reader.check_keys(table, WEBHOOK_KEYS);
+        webhook(reader, table, base, env).map(SinkConfig::Webhook)
+    };
+    // A sink with any error is not handed out half-read.
+    sink.filter(|_| reader.errors.len() == errors_before)
+}
+
+fn smtp(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    base: &Path,
+    env: EnvLookup<'_>,
+) -> Option<SmtpSinkConfig> {
+    let host = reader.required_string(table, "host", "\"smtp.example.com\"");
+    let security = match reader.choice(table, "security", &["plain", "starttls", "tls"]) {
+        Some((text, _)) if text == "plain" => SmtpSecurity::Plain,
+        Some((text, _)) if text == "tls" => SmtpSecurity::Tls,
+        _ => SmtpSecurity::StartTls,
+    };
+    let default_port = match security {
+        SmtpSecurity::Plain => 25,
+        SmtpSecurity::StartTls => 587,
+        SmtpSecurity::Tls => 465,
+    };
+    let port = reader.integer(table, "port", default_port, (1, 65_535), "") as u16;
+    let username = reader.string(table, "username").map(|(name, _)| name);
+    let password = read_secret(reader, table, &PASSWORD, base, env);
+    check_credentials_pair(reader, table, username.is_some());
+
+    let from = reader.required_string(table, "from", "\"vigie@example.com\"");
+    if let Some((address, span)) = &from {
+        check_address(reader, table, "from", address, span);
+    }
+    let to = recipients(reader, table);
+    let timeout_secs = reader.integer(table, "timeout_secs", 30, (1, 600), "seconds");
+
+    Some(SmtpSinkConfig {
+        host: host?.0,
+        port,
+        security,
+        username,
+        password,
+        from: from?.0,
+        to,
+        timeout_secs,
+    })
+}
+
+/// Reports a username without a password source, or a password source without a username.
+fn check_credentials_pair(reader: &mut Reader<'_>, table: &Table<'_, '_>, has_username: bool) {
+    let has_password = table.has("password_env") || table.has("password_file");
+    if has_username && !has_password {
+        reader.error(
+            &table.key_span("username"),
+            format!(
+                "{} is set but no password is given",
+                table.key_path("username")
+            ),
+            "add password_env or password_file, or remove username".to_string(),
+        );
+    }
+    if has_password && !has_username {
+        let key = if table.has("password_env") {
+            "password_env"
+        } else {
+            "password_file"
+        };
+        reader.error(
+            &table.key_span(key),
+            format!("{} is set but username is missing", table.key_path(key)),
+            "add `username = \"...\"` for SMTP authentication".to_string(),
+        );
+    }
+}
+
+fn recipients(reader: &mut Reader<'_>, table: &Table<'_, '_>) -> Vec<String> {
+    if !table.has("to") {
+        reader.error(
+            &table.span,
+            format!("missing key `{}`", table.key_path("to")),
+            "add `to = [\"soc@example.com\"]`".to_string(),
+        );
+        return Vec::new();
+    }
+    let addresses = reader.strings(table, "to");
+    if addresses.is_empty() {
+        reader.error(
+            &table.key_span("to"),
+            format!("{} lists no recipient", table.key_path("to")),
+            "add at least one address, such as `to = [\"soc@example.com\"]`".to_string(),
+        );
+    }
+    for (address, span) in &addresses {
+        check_address(reader, table, "to", address, span);
+    }
+    addresses.into_iter().map(|(address, _)| address).collect()
+}
+
+fn check_address(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    key: &str,
+    address: &str,
+    span: &std::ops::Range<usize>,
+) {
+    if let Err(problem) = check_mail_address(address) {
+        reader.error(
+            span,
+            format!("{}: {}", table.key_path(key), problem.message),
+            problem.fix,
+        );
+    }
+}
+
+fn webhook(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    base: &Path,
+    env: EnvLookup<'_>,
+) -> Option<WebhookSinkConfig> {
+    let url = reader.required_string(table, "url", "\"https://soc.example.com/hooks/vigie\"");
+    if let Some((text, span)) = &url {
+        check_url(reader, table, text, span);
+    }
+    let secret = read_secret(reader, table, &WEBHOOK_SECRET, base, env);
+    let timeout_secs = reader.integer(table, "timeout_secs", 10, (1, 600), "seconds");
+    Some(WebhookSinkConfig {
+        url: url?.0,
+        secret,
+        timeout_secs,
+    })
+}
+
+fn check_url(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    text: &str,
+    span: &std::ops::Range<usize>,
+) {
+    let problem = match reqwest::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => return,
+        Ok(url) => format!("scheme \"{}\" is not http or https", url.scheme()),
+        Err(error) => error.to_string(),
+    };
+    reader.error(
+        span,
+        format!(
+            "invalid URL \"{text}\" in {}: {problem}",
+            table.key_path("url")
+        ),
+        "write a full http or https URL, such as \"https://soc.example.com/hooks/vigie\""
+            .to_string(),
+    );
+}

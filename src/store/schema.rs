@@ -1,0 +1,97 @@
+//! Schema migrations, tracked with SQLite's `PRAGMA user_version`.
+//!
+//! Each step upgrades the schema by one version and runs in its own transaction together with
+//! the new `user_version`, so a crash mid-upgrade leaves the store at the last whole version.
+//! Steps are only ever appended: a released step is never edited.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migration steps: step `i` upgrades a store from version `i` to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: findings, their history, the outbox and the source cursors.
+    "CREATE TABLE findings (
+        id          INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL UNIQUE,
+        kind        TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        watchlist   TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        imitates    TEXT NOT NULL,
+        techniques  TEXT NOT NULL,
+        reasons     TEXT NOT NULL,
+        severity    TEXT NOT NULL,
+        score       INTEGER NOT NULL,
+        indicators  TEXT NOT NULL,
+        facts       TEXT NOT NULL,
+        evidence    TEXT NOT NULL,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        revision    INTEGER NOT NULL,
+        sightings   INTEGER NOT NULL
+    );
+    CREATE TABLE finding_history (
+        id         INTEGER PRIMARY KEY,
+        finding_id INTEGER NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
+        at         INTEGER NOT NULL,
+        event      TEXT NOT NULL,
+        revision   INTEGER NOT NULL,
+        severity   TEXT NOT NULL,
+        changes    TEXT NOT NULL
+    );
+    CREATE INDEX finding_history_by_finding ON finding_history(finding_id, id);
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        finding_id      INTEGER NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
+        sink            TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        delivered_at    INTEGER,
+        UNIQUE (idempotency_key, sink)
+    );
+    CREATE TABLE cursors (
+        source     TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (source, key)
+    );",
+    // 2: triage status of a finding, and an index for the dispatcher's due-alert query.
+    "ALTER TABLE findings ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+    CREATE INDEX outbox_pending ON outbox(next_attempt_at, id) WHERE delivered_at IS NULL;",
+];
+
+/// Schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Upgrades the store to [`SCHEMA_VERSION`], refusing a store written by a newer vigie.
+pub fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+
+    for (index, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = index as u32 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)
+            .and_then(|()| tx.pragma_update(None, "user_version", version))
+            .map_err(|source| StoreError::Migration {
+                path: path.to_owned(),
+                version,
+                source,
+            })?;
+        tx.commit()?;
+        tracing::info!(path, version, "Upgraded the store schema.");
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The daemon end to end, on real parts: `vigie run` as a process, an authoritative zone
+//! served by hickory-server, Postfix delivering into Dovecot, and a webhook receiver that
+//! checks signatures.
+
+mod support;
+
+use std::time::Duration;
+
+use support::daemon::{DaemonConfig, Endpoints, NotifySocket, wait_until};
+use support::dns::TestDns;
+use support::mail::MailServers;
+use support::webhook::WebhookReceiver;
+
+const SECRET: &str = "webhook-test-secret";
+
+/// Lookalikes of example.test that the test zone registers, besides the legitimate domain.
+const REGISTERED: &[&str] = &["examp1e.test", "exarnple.test", "example-mail.test"];
+
+/// Starts the test world's DNS with a root zone, so that every name outside the test zones
+/// is NXDOMAIN instead of REFUSED.
+async fn dns() -> TestDns {
+    let mut builder = TestDns::builder().zone(
+        ".",
+        "@ 3600 IN SOA ns.test. hostmaster.test. 1 7200 900 1209600 300\n@ 3600 IN NS ns.test.\n",
+    );
+    for (origin, text) in support::dns::STANDARD_ZONES {
+        builder = builder.zone(origin, text);
+    }
+    // A wildcard zone under which the subdomain fuzzer puts `exa.mple.test`.
+    builder = builder.zone(
+        "mple.test.",
+        "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n@ 3600 IN NS ns1\n@ 3600 IN A 203.0.113.9\n* 3600 IN A 203.0.113.9\nns1 3600 IN A 203.0.113.53\n",
+    );
+    builder.start().await
+}
+
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_lookalikes_alert_by_mail_and_webhook() {
+    let dns = dns().await;
+    let mail = MailServers::started();
+    let webhook = WebhookReceiver::start(SECRET).await;
+    let config = DaemonConfig::new();
+    config.write(&Endpoints {
+        dns: dns.addr,
+        smtp_port: mail.smtp_port,
+        webhook_url: webhook.url(),
+        webhook_secret: SECRET.to_string(),
+    });
+    let _daemon = config.start(None, None);
+
+    let received = webhook
+        .wait_for_count(REGISTERED.len(), Duration::from_secs(60))
+        .await;
+    assert!(
+        received >= REGISTERED.len(),
+        "webhook got {received} alerts; log:\n{}",
+        config.log()
+    );
+    for domain in REGISTERED {
+        let alert = webhook
+            .alert_for(domain)
+            .unwrap_or_else(|| panic!("no webhook alert for {domain}"));
+        assert_eq!(alert["imitates"], "example.test");
+        assert_eq!(alert["event"], "new");
+        assert!(
+            alert["techniques"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty())
+        );
+
+        let key = alert["idempotency_key"]
+            .as_str()
+            .expect("idempotency_key")
+            .to_string();
+        let message = mail.wait_for_message(&key, Duration::from_secs(60)).await;
+        let defanged = domain.replace('.', "[.]");
+        assert!(
+            message.contains(&defanged),
+            "mail for {domain} does not show {defanged}:\n{message}"
+        );
+        assert!(
+            message.contains("Imitates: example.test"),
+            "mail for {domain} does not name example.test:\n{message}"
+        );
+    }
+    assert_eq!(webhook.bad_signatures(), 0, "a request had a bad signature");
+
+    let subjects = config.finding_subjects();
+    assert!(
+        !subjects.contains(&"example.test".to_string()),
+        "the legitimate domain was reported"
+    );
+    assert!(
+        !subjects.contains(&"exa.mple.test".to_string()),
+        "a name under a wildcard zone was reported: {subjects:?}"
+    );
+    for domain in REGISTERED {
+        assert!(
+            subjects.contains(&domain.to_string()),
+            "{domain} missing from the findings: {subjects:?}"
+        );
+    }
+    assert!(
+        !subjects.contains(&"broken.test".to_string()),
+        "a SERVFAIL name was reported"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_killed_before_delivery_delivers_once() {
+    let dns = dns().await;
+    let config = DaemonConfig::new();
+    let down = Endpoints {
+        dns: dns.addr,
+        smtp_port: closed_port(),
+        webhook_url: format!("http://127.0.0.1:{}/hook", closed_port()),
+        webhook_secret: SECRET.to_string(),
+    };
+    config.write(&down);
+
+    // First run: the sinks are down, so the alerts stay in the outbox. Kill -9 once they are
+    // committed.
+    let daemon = config.start(None, None);
+    let swept = wait_until(Duration::from_secs(60), || {
+        config.log().contains("Lookalike sweep finished")
+    });
+    assert!(swept, "the sweep did not finish; log:\n{}", config.log());
+    let findings = config.finding_subjects();
+    for domain in REGISTERED {
+        assert!(
+            findings.contains(&domain.to_string()),
+            "{domain} missing from the findings: {findings:?}"
+        );
+    }
+    let expected_rows = (findings.len() * 2) as i64;
+    assert_eq!(
+        config.outbox_counts().0,
+        expected_rows,
+        "not one alert per finding and sink"
+    );
+    assert_eq!(
+        config.outbox_counts().1,
+        0,
+        "an alert was delivered while the sinks were down"
+    );
+    daemon.kill_hard();
+
+    // Second run: the sinks are up.
+    let mail = MailServers::started();
+    let webhook = WebhookReceiver::start(SECRET).await;
+    config.write(&Endpoints {
+        smtp_port: mail.smtp_port,
+        webhook_url: webhook.url(),
+        ..down
+    });
+    let _daemon = config.start(None, None);
+    let delivered = wait_until(Duration::from_secs(60), || {
+        let (all, delivered) = config.outbox_counts();
+        all > 0 && all == delivered
+    });
+    assert!(
+        delivered,
+        "outbox not emptied: {:?}; log:\n{}",
+        config.outbox_counts(),
+        config.log()
+    );
+
+    // Each alert arrives once: no second row, no second delivery.
+    assert_eq!(
+        config.outbox_counts().0,
+        expected_rows,
+        "the restart raised alerts again"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        webhook.count(),
+        findings.len(),
+        "webhook deliveries: {:?}",
+        webhook.keys()
+    );
+    for key in webhook.keys() {
+        mail.wait_for_message(&key, Duration::from_secs(30)).await;
+        assert_eq!(
+            mail.count_messages(&key).await,
+            1,
+            "alert mail {key} not delivered exactly once"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_broken_config_keeps_running() {
+    let dns = dns().await;
+    let webhook = WebhookReceiver::start(SECRET).await;
+    let config = DaemonConfig::new();
+    let endpoints = Endpoints {
+        dns: dns.addr,
+        smtp_port: closed_port(),
+        webhook_url: webhook.url(),
+        webhook_secret: SECRET.to_string(),
+    };
+    config.write(&endpoints);
+    let notify = NotifySocket::bind(config.dir.path());
+    let mut daemon = config.start(Some(&notify.path), Some(300_000));
+
+    let ready = notify.wait_for("READY=1", Duration::from_secs(20));
+    assert!(
+        ready.is_ok(),
+        "no READY=1: {ready:?}; log:\n{}",
+        config.log()
+    );
+    let watchdog = notify.wait_for("WATCHDOG=1", Duration::from_secs(5));
+    assert!(watchdog.is_ok(), "no WATCHDOG=1: {watchdog:?}");
+
+    // A broken configuration: the reload fails and the daemon keeps the running one.
+    let good = std::fs::read_to_string(config.path()).expect("read vigie.toml");
+    std::fs::write(
+        config.path(),
+        good.replace("[dns]", "[dns]\nnameserverz = []"),
+    )
+    .expect("write");
+    daemon.signal(libc::SIGHUP);
+    let reloading = notify.wait_for("RELOADING=1", Duration::from_secs(10));
+    assert!(reloading.is_ok(), "no RELOADING=1: {reloading:?}");
+    let back = notify.wait_for("READY=1", Duration::from_secs(10));
+    assert!(back.is_ok(), "no READY=1 after the failed reload: {back:?}");
+    assert!(daemon.is_running(), "the daemon stopped on a bad reload");
+    assert!(
+        wait_until(Duration::from_secs(5), || config
+            .log()
+            .contains("Reload failed")),
+        "the failed reload was not logged:\n{}",
+        config.log()
+    );
+    assert!(
+        config.log().contains("nameserverz"),
+        "the log does not name the bad key:\n{}",
+        config.log()
+    );
+
+    // The running configuration still delivers.
+    let received = webhook
+        .wait_for_count(REGISTERED.len(), Duration::from_secs(60))
+        .await;
+    assert!(
+        received >= REGISTERED.len(),
+        "webhook got {received}; log:\n{}",
+        config.log()
+    );
+
+    // A good configuration reloads; SIGTERM stops cleanly.
+    std::fs::write(config.path(), good).expect("write");
+    daemon.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(10), || config
+            .log()
+            .contains("Reloaded the configuration")),
+        "the good reload was not logged:\n{}",
+        config.log()
+    );
+    daemon.signal(libc::SIGTERM);
+    let stopping = notify.wait_for("STOPPING=1", Duration::from_secs(10));
+    assert!(stopping.is_ok(), "no STOPPING=1: {stopping:?}");
+    let status = daemon.wait_exit(Duration::from_secs(15));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "daemon did not exit cleanly: {status:?}"
+    );
+}

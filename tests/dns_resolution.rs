@@ -1,0 +1,366 @@
+//! Resolution of candidate names against an authoritative hickory-server on 127.0.0.1.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use support::dns::{SERVFAIL_NAME, TestDns, silent_udp_socket};
+use vigie::config::DnsConfig;
+use vigie::net::dns::{DnsError, Resolution, Resolver, SweepEntry};
+
+fn config(server: SocketAddr) -> DnsConfig {
+    DnsConfig {
+        nameservers: vec![server],
+        timeout_ms: 2000,
+        attempts: 2,
+        concurrency: 100,
+    }
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|item| (*item).to_owned()).collect()
+}
+
+async fn registered(resolver: &Resolver, name: &str) -> vigie::net::dns::Records {
+    match resolver.resolve(name).await {
+        Resolution::Registered(records) => records,
+        other => panic!("{name}: expected registered, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn registered_lookalike_has_all_records() {
+    let dns = TestDns::standard().await;
+    let resolver = Resolver::new(&config(dns.addr)).unwrap();
+
+    let records = registered(&resolver, "examp1e.test").await;
+    assert_eq!(records.a, set(&["198.51.100.10", "198.51.100.11"]));
+    assert_eq!(records.aaaa, set(&["2001:db8::10"]));
+    assert_eq!(records.ns, set(&["ns1.examp1e.test", "ns2.parking.test"]));
+    // Two MX records that differ only by case and preference are one host.
+    assert_eq!(records.mx, set(&["mail.examp1e.test"]));
+}
+
+#[tokio::test]
+async fn registered_names_with_partial_records() {
+    let dns = TestDns::standard().await;
+    let resolver = Resolver::new(&config(dns.addr)).unwrap();
+
+    let only_a = registered(&resolver, "exarnple.test.").await;
+    assert_eq!(only_a.a, set(&["198.51.100.20"]));
+    assert!(only_a.aaaa.is_empty(), "{only_a:?}");
+    assert!(only_a.mx.is_empty(), "{only_a:?}");
+
+    let idn = registered(&resolver, "xn--exmple-qta.test").await;
+    assert!(idn.a.is_empty(), "{idn:?}");
+    assert_eq!(idn.aaaa, set(&["2001:db8::30"]));
+    assert_eq!(idn.mx, set(&["mx.mailhost.test"]));
+
+    // NOERROR with no address is still a registration.
+    let mail_only = registered(&resolver, "example-mail.test").await;
+    assert!(mail_only.a.is_empty(), "{mail_only:?}");
+    assert_eq!(mail_only.mx, set(&["mx.mailhost.test"]));
+    assert_eq!(mail_only.ns, set(&["ns1.example-mail.test"]));
+}
+
+#[tokio::test]
+async fn unicode_name_is_resolved_as_punycode() {
+    let dns = TestDns::standard().await;
+    let resolver = Resolver::new(&config(dns.addr)).unwrap();
+
+    let records = registered(&resolver, "exámple.test").await;
+    assert_eq!(records.aaaa, set(&["2001:db8::30"]));
+}
+
+#[tokio::test]
+async fn nxdomain_is_not_registered() {
+    let dns = TestDns::standard().await;
+    let resolver = Resolver::new(&config(dns.addr)).unwrap();
+
+    for name in ["exampel.test", "nothing.test", "www.examp1e.test"] {
+        assert_eq!(
+            resolver.resolve(name).await,
+            Resolution::NotRegistered,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn servfail_is_unknown() {
+    let dns = TestDns::standard().await;
+    let resolver = Resolver::new(&config(dns.addr)).unwrap();
+
+    match resolver.resolve(SERVFAIL_NAME).await {
+        Resolution::Unknown(reason) => assert!(reason.contains("SERVFAIL"), "{reason}"),
+        other => panic!("expected unknown, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn silent_server_is_unknown_after_timeout() {
+    let silent = silent_udp_socket().await;
+    let mut settings = config(silent.local_addr().unwrap());
+    settings.timeout_ms = 300;
+    settings.attempts = 1;
+    let resolver = Resolver::new(&settings).unwrap();
+
+    let started = Instant::now();
+    let resolution = resolver.resolve("examp1e.test").await;
+    let elapsed = started.elapsed();
+
+    match resolution {
+        Resolution::Unknown(reason) => assert!(reason.contains("timed out"), "{reason}"),
+        other => panic!("expected unknown, got {other:?}"),
+    }
+    // The answer must come from the configured timeout, not from a much later default.
+    assert!(
+        elapsed >= Duration::from_millis(250),
+        "returned after {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "returned after {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn truncated_answer_is_retried_over_tcp() {
+    let mut zone =
+        String::from("@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n@ 3600 IN NS ns1\n");
+    for host in 1..=150 {
+        zone.push_str(&format!("@ 3600 IN A 10.0.{}.{}\n", host / 100, host % 100));
+    }
+    let dns = TestDns::builder().zone("large.test.", &zone).start().await;
+    let resolver = Resolver::new(&config(dns.addr)).unwrap();
+
+    let records = registered(&resolver, "large.test").await;
+    assert_eq!(records.a.len(), 150);
+}
+
+#[tokio::test]
+async fn wildcard_zone_is_detected() {
+    let dns = TestDns::standard().await;
+    let resolver = Resolver::new(&config(dns.addr)).unwrap();
+
+    let wildcard = resolver
+        .wildcard("wild.test")
+        .await
+        .expect("wild.test is a wildcard zone");
+    assert_eq!(wildcard.a, set(&["203.0.113.7"]));
+    assert_eq!(resolver.wildcard("examp1e.test").await, None);
+    assert_eq!(resolver.wildcard(SERVFAIL_NAME).await, None);
+}
+
+#[tokio::test]
+async fn sweep_folds_wildcard_subdomains() {
+    let dns = TestDns::standard().await;
+    let resolver = Resolver::new(&config(dns.addr)).unwrap();
+
+    let names = [
+        "www.wild.test",
+        "login.wild.test",
+        "wild.test",
+        "examp1e.test",
+        "www.examp1e.test",
+    ];
+    let report = resolver.sweep(names, |_| {}).await;
+
+    assert_eq!(
+        report.wildcard_zones.keys().collect::<Vec<_>>(),
+        ["wild.test"]
+    );
+    let by_name = |name: &str| {
+        report
+            .entries
+            .iter()
+            .find(|entry| entry.name == name)
+            .unwrap()
+    };
+    for name in ["www.wild.test", "login.wild.test"] {
+        let entry = by_name(name);
+        assert_eq!(
+            entry.wildcard_zone.as_deref(),
+            Some("wild.test"),
+            "{entry:?}"
+        );
+        assert!(!entry.is_registration(), "{entry:?}");
+    }
+    // The zone itself is a registration. A subdomain of a zone without wildcard is NXDOMAIN.
+    assert!(by_name("wild.test").is_registration());
+    assert!(by_name("examp1e.test").is_registration());
+    assert_eq!(
+        by_name("www.examp1e.test").resolution,
+        Resolution::NotRegistered
+    );
+    let registrations: Vec<&str> = report
+        .entries
+        .iter()
+        .filter(|entry| entry.is_registration())
+        .map(|entry| entry.name.as_str())
+        .collect();
+    assert_eq!(registrations, ["wild.test", "examp1e.test"]);
+}
+
+/// Expected class of a name in the 200-name sweep.
+#[derive(Debug, PartialEq, Eq)]
+enum Class {
+    Registered,
+    NotRegistered,
+    Unknown,
+    Wildcard,
+}
+
+fn class_of(entry: &SweepEntry) -> Class {
+    match (&entry.resolution, &entry.wildcard_zone) {
+        (_, Some(_)) => Class::Wildcard,
+        (Resolution::Registered(_), None) => Class::Registered,
+        (Resolution::NotRegistered, None) => Class::NotRegistered,
+        (Resolution::Unknown(_), None) => Class::Unknown,
+    }
+}
+
+#[tokio::test]
+async fn sweep_of_200_names_classes_each_once() {
+    let dns = TestDns::standard().await;
+    let mut settings = config(dns.addr);
+    settings.concurrency = 16;
+    let resolver = Resolver::new(&settings).unwrap();
+
+    let mut expected: Vec<(String, Class)> = Vec::new();
+    for name in [
+        "examp1e.test",
+        "exarnple.test",
+        "xn--exmple-qta.test",
+        "example-mail.test",
+        "wild.test",
+    ] {
+        expected.push((name.to_owned(), Class::Registered));
+    }
+    expected.push((SERVFAIL_NAME.to_owned(), Class::Unknown));
+    for index in 0..20 {
+        expected.push((format!("host{index}.wild.test"), Class::Wildcard));
+    }
+    let mut index = 0;
+    while expected.len() < 200 {
+        expected.push((format!("exampl{index}.test"), Class::NotRegistered));
+        index += 1;
+    }
+    // A duplicate differing in case and final dot is swept once.
+    let mut names: Vec<String> = expected.iter().map(|(name, _)| name.clone()).collect();
+    names.push("EXAMP1E.test.".to_owned());
+
+    let mut progress_calls = 0;
+    let report = resolver.sweep(names, |_| progress_calls += 1).await;
+
+    assert_eq!(progress_calls, 200);
+    assert_eq!(report.entries.len(), 200);
+    for ((name, class), entry) in expected.iter().zip(&report.entries) {
+        assert_eq!(&entry.name, name);
+        assert_eq!(&class_of(entry), class, "{entry:?}");
+    }
+    // A for all 200 names, AAAA, NS and MX for the 25 that exist, and A, AAAA, NS, MX for
+    // the random label that found the wildcard: each name is asked once.
+    assert_eq!(report.queries, 200 + 3 * 25 + 4);
+}
+
+#[tokio::test]
+async fn zero_concurrency_is_rejected() {
+    let mut settings = config("127.0.0.1:53".parse().unwrap());
+    settings.concurrency = 0;
+    let error = Resolver::new(&settings)
+        .err()
+        .expect("concurrency 0 is rejected");
+    assert!(matches!(
+        error,
+        DnsError::InvalidSetting {
+            field: "concurrency",
+            ..
+        }
+    ));
+    assert!(error.to_string().contains("concurrency"), "{error}");
+}
+
+#[tokio::test]
+async fn scan_prints_registered_lookalikes_as_json() {
+    use vigie::cli::scan::{Candidate, Format, ScanArgs, scan};
+
+    let dns = TestDns::standard().await;
+    let args = ScanArgs {
+        domain: "example.test".to_owned(),
+        nameservers: vec![dns.addr],
+        format: Format::Json,
+        concurrency: 8,
+        timeout_ms: 2000,
+        attempts: 2,
+        all: true,
+    };
+    let candidates = [
+        ("examp1e.test", "replacement"),
+        ("exampel.test", "transposition"),
+        ("xn--exmple-qta.test", "homoglyph"),
+        (SERVFAIL_NAME, "various"),
+        ("ex.wild.test", "subdomain"),
+    ]
+    .map(|(domain, fuzzer)| Candidate {
+        domain: domain.to_owned(),
+        fuzzer: fuzzer.to_owned(),
+    });
+
+    let mut out = Vec::new();
+    let summary = scan(&args, candidates.to_vec(), &mut out).await.unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+
+    assert_eq!(summary.generated, 5);
+    assert_eq!(summary.registered, 2);
+    assert_eq!(summary.unknown, 1);
+    assert_eq!(summary.wildcard_zones, 1);
+    let domains: Vec<&str> = lines
+        .iter()
+        .map(|line| line["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        domains,
+        [
+            "examp1e.test",
+            "xn--exmple-qta.test",
+            SERVFAIL_NAME,
+            "wild.test"
+        ]
+    );
+    assert_eq!(
+        lines[0]["a"],
+        serde_json::json!(["198.51.100.10", "198.51.100.11"])
+    );
+    assert_eq!(lines[1]["unicode"], "exámple.test");
+    assert!(
+        lines[2]["unknown"].as_str().unwrap().contains("SERVFAIL"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[3]["wildcard_of"], serde_json::json!(["ex.wild.test"]));
+}
+
+#[tokio::test]
+async fn sweep_runs_in_a_spawned_task() {
+    let dns = TestDns::standard().await;
+    let resolver = std::sync::Arc::new(Resolver::new(&config(dns.addr)).unwrap());
+
+    // The daemon sweeps inside tokio::spawn, which needs a Send future.
+    let task = tokio::spawn({
+        let resolver = resolver.clone();
+        async move {
+            resolver
+                .sweep(vec!["examp1e.test".to_owned()], |_| {})
+                .await
+        }
+    });
+    let report = task.await.unwrap();
+    assert!(report.entries[0].is_registration(), "{report:?}");
+}

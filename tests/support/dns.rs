@@ -1,0 +1,255 @@
+//! Authoritative DNS server for the tests, run in-process by hickory-server on 127.0.0.1.
+//!
+//! [`TestDns::start`] serves zones built from zone-file text over UDP and TCP on a free port.
+//! Names listed in [`TestDnsBuilder::servfail`] get SERVFAIL for every query, as from a broken
+//! authoritative server. [`silent_udp_socket`] gives an address where nothing
+//! ever answers, for timeouts.
+
+#![allow(dead_code, reason = "each test binary uses a part of the harness")]
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_server::Server;
+use hickory_server::net::runtime::Time;
+use hickory_server::proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
+use hickory_server::proto::rr::{LowerName, Name};
+use hickory_server::proto::serialize::txt::Parser;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, MessageResponseBuilder, ZoneType};
+use tokio::net::{TcpListener, UdpSocket};
+
+/// Zones of the standard test world: the legitimate `example.test`, its registered
+/// lookalikes, a wildcard zone, and the `test.` zone that answers NXDOMAIN for the rest.
+pub const STANDARD_ZONES: &[(&str, &str)] = &[
+    (
+        "test.",
+        "@ 3600 IN SOA ns.test. hostmaster.test. 1 7200 900 1209600 300\n\
+         @ 3600 IN NS ns.test.\n\
+         ns 3600 IN A 127.0.0.1\n",
+    ),
+    (
+        "example.test.",
+        "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n\
+         @ 3600 IN NS ns1\n\
+         @ 3600 IN A 192.0.2.1\n\
+         @ 3600 IN MX 10 mail\n\
+         ns1 3600 IN A 192.0.2.53\n\
+         mail 3600 IN A 192.0.2.25\n",
+    ),
+    (
+        "examp1e.test.",
+        "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n\
+         @ 3600 IN NS ns1\n\
+         @ 3600 IN NS ns2.parking.test.\n\
+         @ 3600 IN A 198.51.100.10\n\
+         @ 3600 IN A 198.51.100.11\n\
+         @ 3600 IN AAAA 2001:db8::10\n\
+         @ 3600 IN MX 10 mail\n\
+         @ 3600 IN MX 20 Mail\n\
+         ns1 3600 IN A 198.51.100.53\n\
+         mail 3600 IN A 198.51.100.25\n",
+    ),
+    (
+        "exarnple.test.",
+        "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n\
+         @ 3600 IN NS ns1\n\
+         @ 3600 IN A 198.51.100.20\n\
+         ns1 3600 IN A 198.51.100.53\n",
+    ),
+    (
+        // exámple.test: an IDN homoglyph, served under its punycode form.
+        "xn--exmple-qta.test.",
+        "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n\
+         @ 3600 IN NS ns1\n\
+         @ 3600 IN AAAA 2001:db8::30\n\
+         @ 3600 IN MX 5 mx.mailhost.test.\n\
+         ns1 3600 IN A 198.51.100.53\n",
+    ),
+    (
+        // Parked for mail only: it exists but has no address.
+        "example-mail.test.",
+        "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n\
+         @ 3600 IN NS ns1\n\
+         @ 3600 IN MX 10 mx.mailhost.test.\n\
+         ns1 3600 IN A 198.51.100.53\n",
+    ),
+    (
+        "wild.test.",
+        "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n\
+         @ 3600 IN NS ns1\n\
+         @ 3600 IN A 203.0.113.8\n\
+         * 3600 IN A 203.0.113.7\n\
+         ns1 3600 IN A 203.0.113.53\n",
+    ),
+    (
+        "broken.test.",
+        "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n\
+         @ 3600 IN NS ns1\n\
+         @ 3600 IN A 198.51.100.99\n",
+    ),
+];
+
+/// The name of [`STANDARD_ZONES`] that answers SERVFAIL in [`TestDns::standard`].
+pub const SERVFAIL_NAME: &str = "broken.test";
+
+/// A running authoritative server. It stops when dropped.
+pub struct TestDns {
+    /// UDP and TCP address of the server.
+    pub addr: SocketAddr,
+    server: Server<Handler>,
+}
+
+/// Zones and failure names for a [`TestDns`].
+#[derive(Default)]
+pub struct TestDnsBuilder {
+    zones: Vec<(String, String)>,
+    servfail: Vec<String>,
+}
+
+impl TestDnsBuilder {
+    /// Adds a zone from its origin (`example.test.`) and its zone-file text.
+    pub fn zone(mut self, origin: &str, text: &str) -> Self {
+        self.zones.push((origin.to_owned(), text.to_owned()));
+        self
+    }
+
+    /// Makes every query for `name` (exactly this name) answer SERVFAIL.
+    pub fn servfail(mut self, name: &str) -> Self {
+        self.servfail.push(name.to_owned());
+        self
+    }
+
+    /// Binds UDP and TCP on the same free port of 127.0.0.1 and starts serving.
+    pub async fn start(self) -> TestDns {
+        let mut catalog = Catalog::new();
+        for (origin, text) in &self.zones {
+            let (name, handler) = zone_handler(origin, text);
+            catalog.upsert(LowerName::new(&name), vec![Arc::new(handler)]);
+        }
+        let servfail = self
+            .servfail
+            .iter()
+            .map(|name| LowerName::new(&fqdn(name)))
+            .collect();
+
+        let (udp, tcp) = bind_pair().await;
+        let addr = udp.local_addr().expect("UDP socket has an address");
+        let mut server = Server::new(Handler { catalog, servfail });
+        server.register_socket(udp);
+        server.register_listener(tcp, Duration::from_secs(5), 64);
+        TestDns { addr, server }
+    }
+}
+
+impl TestDns {
+    /// A builder with no zones.
+    pub fn builder() -> TestDnsBuilder {
+        TestDnsBuilder::default()
+    }
+
+    /// Serves [`STANDARD_ZONES`], with [`SERVFAIL_NAME`] answering SERVFAIL.
+    pub async fn standard() -> TestDns {
+        let mut builder = TestDns::builder().servfail(SERVFAIL_NAME);
+        for (origin, text) in STANDARD_ZONES {
+            builder = builder.zone(origin, text);
+        }
+        builder.start().await
+    }
+
+    /// Stops the server.
+    pub async fn stop(mut self) {
+        let _ = self.server.shutdown_gracefully().await;
+    }
+}
+
+/// A UDP socket on 127.0.0.1 that receives queries and never answers. Keep it alive for as
+/// long as queries are sent to its address.
+pub async fn silent_udp_socket() -> UdpSocket {
+    UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind a UDP socket on 127.0.0.1")
+}
+
+/// Parses zone-file text into an authoritative zone. Panics with the parse error, because a
+/// zone of the test world that does not parse is a bug in the test.
+fn zone_handler(origin: &str, text: &str) -> (Name, InMemoryZoneHandler) {
+    let origin = fqdn(origin);
+    let (name, records) = Parser::new(text, None, Some(origin.clone()))
+        .parse()
+        .unwrap_or_else(|error| panic!("zone {origin} does not parse: {error}"));
+    let handler =
+        InMemoryZoneHandler::new(name.clone(), records, ZoneType::Primary, AxfrPolicy::Deny)
+            .unwrap_or_else(|error| panic!("zone {origin} is invalid: {error}"));
+    (name, handler)
+}
+
+fn fqdn(name: &str) -> Name {
+    let mut parsed =
+        Name::from_ascii(name).unwrap_or_else(|error| panic!("bad name {name}: {error}"));
+    parsed.set_fqdn(true);
+    parsed
+}
+
+/// Binds UDP and TCP to the same free port (retrying when another process took the port
+/// between the two binds).
+async fn bind_pair() -> (UdpSocket, TcpListener) {
+    for _ in 0..20 {
+        let udp = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind UDP on 127.0.0.1");
+        let port = udp.local_addr().expect("UDP socket has an address").port();
+        if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)).await {
+            return (udp, tcp);
+        }
+    }
+    panic!("no free port for both UDP and TCP on 127.0.0.1 after 20 tries");
+}
+
+/// Answers SERVFAIL for the listed names and passes every other request to the catalog.
+struct Handler {
+    catalog: Catalog,
+    servfail: HashSet<LowerName>,
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let fails = request
+            .queries
+            .queries()
+            .iter()
+            .any(|query| self.servfail.contains(query.name()));
+        if !fails {
+            return self
+                .catalog
+                .handle_request::<R, T>(request, response_handle)
+                .await;
+        }
+
+        let response = MessageResponseBuilder::new(&request.queries, None)
+            .error_msg(&request.metadata, ResponseCode::ServFail);
+        match response_handle.send_response(response).await {
+            Ok(info) => info,
+            Err(_) => {
+                let mut metadata = Metadata::new(
+                    request.metadata.id,
+                    MessageType::Response,
+                    request.metadata.op_code,
+                );
+                metadata.response_code = ResponseCode::ServFail;
+                ResponseInfo::from(Header {
+                    metadata,
+                    counts: HeaderCounts::default(),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Helpers shared by the integration tests.
+
+pub mod daemon;
+pub mod dns;
+pub mod mail;
+pub mod webhook;
