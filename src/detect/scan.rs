@@ -7,7 +7,9 @@
 //! | homoglyph of a legitimate label with non-ASCII look-alikes | 95 |
 //! | homoglyph with ASCII look-alikes (`paypa1`, `rnicrosoft`) | 85 |
 //! | legitimate domain written into an unrelated host | 85 |
-//! | permutation engine output | 65 to 90 by fuzzer |
+//! | permutation engine homoglyph, legitimate label of 7 letters or more | 85 |
+//! | other permutation engine output, legitimate label of 5 letters or more | 65 |
+//! | permutation engine output, legitimate label under 5 letters | 35 |
 //! | brand plus other words, at a word boundary (combosquat) | 65 |
 //! | same label under another TLD or second-level suffix | 65 |
 //! | brand keyword as the whole registrable label of a domain it does not own | 65 |
@@ -23,27 +25,28 @@
 //! | short or whole-word keyword inside a longer word | 25 |
 //!
 //! A word that scam hosts add (`login`, `verify`, `wallet`, ...) anywhere else in the host adds
-//! 10; a whole-label typo on the same public suffix as a legitimate domain adds 10; a signal
-//! found only in a subdomain label loses 5.
+//! 10; a signal found only in a subdomain label loses 5.
 //!
 //! A name alone is weak evidence for a swap or a one-edit typo: other companies own
-//! `example.net` or `exampel.org` in good faith, so these start at medium and need a risk word
-//! or the same suffix to reach high. The lookalike source raises severity later from DNS and
+//! `example.net` or `exampel.com` in good faith, so these start at medium and need a risk word
+//! to reach high. The lookalike source raises severity later from DNS and
 //! page content.
 
 use std::collections::HashMap;
 
 use super::fold::{Folded, describe_substitutions, fold_into, parse_input};
-use super::index::{Edit, LegitRef, Matcher, PatternRef};
+use super::index::{Edit, LegitRef, MIN_TYPO_KEYWORD_LEN, Matcher, PatternRef};
 use super::{DetectError, Match, MatchKind, severity_for};
 
 const HOMOGLYPH_UNICODE: u8 = 95;
 const HOMOGLYPH_ASCII: u8 = 85;
 const LEGITIMATE_NAME_IN_HOST: u8 = 85;
 const SWAP: u8 = 65;
+const PERMUTATION_HOMOGLYPH: u8 = 85;
+const PERMUTATION: u8 = 65;
+const PERMUTATION_SHORT_LABEL: u8 = 35;
 const BRAND_AS_DOMAIN: u8 = 65;
 const TYPO_WHOLE_LABEL: u8 = 65;
-const SAME_SUFFIX_BONUS: u8 = 10;
 const COMBOSQUAT: u8 = 65;
 const TYPO_COMBOSQUAT: u8 = 60;
 const TYPO_INSIDE_WORD: u8 = 35;
@@ -183,7 +186,7 @@ fn permutation_signals(m: &Matcher, ascii: &str, subject: &Subject, out: &mut Ve
             let legit = &m.brands[at.brand as usize].legit[at.legit as usize];
             out.push(Signal {
                 brand: at.brand,
-                score: permutation_score(fuzzer),
+                score: permutation_score(fuzzer, &legit.label),
                 kind: MatchKind::Permutation,
                 reason: format!("{fuzzer} permutation of {}", legit.ascii),
                 legit: Some(at.legit),
@@ -193,15 +196,18 @@ fn permutation_signals(m: &Matcher, ascii: &str, subject: &Subject, out: &mut Ve
     }
 }
 
-/// Score of a name the permutation engine makes, by fuzzer: look-alike characters rank
-/// highest, dictionary words and TLD lists lowest.
-fn permutation_score(fuzzer: &str) -> u8 {
-    match fuzzer {
-        "homoglyph" | "cyrillic" => 90,
-        "bitsquatting" | "omission" | "insertion" | "repetition" | "replacement"
-        | "transposition" | "vowel-swap" | "hyphenation" | "subdomain" | "plural" => 80,
-        "tld-swap" => SWAP,
-        _ => 75,
+/// Score of a name the permutation engine makes, by fuzzer and by the length of the label
+/// it was made from: the engine's one-letter changes of a short label (`aol`, `x`) are
+/// mostly other companies' names (`ao.com`, `z.com`).
+fn permutation_score(fuzzer: &str, label: &str) -> u8 {
+    let base = match fuzzer {
+        "homoglyph" | "cyrillic" => PERMUTATION_HOMOGLYPH,
+        _ => PERMUTATION,
+    };
+    match label.chars().count() {
+        ..MIN_TYPO_KEYWORD_LEN => PERMUTATION_SHORT_LABEL,
+        MIN_TYPO_KEYWORD_LEN..LONG_KEYWORD_LEN => base.min(SWAP),
+        _ => base,
     }
 }
 
@@ -615,8 +621,8 @@ fn keyword_signal(
     Some(signal)
 }
 
-/// Adds the bonuses of a whole-label signal: a risk word elsewhere in the host, and the same
-/// public suffix as one of the brand's legitimate domains.
+/// Adds to a whole-label signal the risk-word bonus, and notes a public suffix shared with one
+/// of the brand's legitimate domains.
 fn add_whole_label_bonus(
     m: &Matcher,
     subject: &Subject,
@@ -626,7 +632,8 @@ fn add_whole_label_bonus(
 ) {
     let legit = &m.brands[brand as usize].legit;
     if legit.iter().any(|l| l.suffix == subject.suffix) {
-        signal.score += SAME_SUFFIX_BONUS;
+        // Named but not scored: benign companies own one-edit names on a brand's own TLD
+        // (`metatask.io` beside `metamask.io`), so the same suffix alone is no sign.
         signal
             .reason
             .push_str(&format!(" on the same suffix .{}", subject.suffix));
