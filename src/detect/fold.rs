@@ -93,8 +93,17 @@ static ASCII_FOLD: LazyLock<Vec<Option<String>>> = LazyLock::new(|| {
 /// Folds `label` into `out`, replacing what `out` held.
 pub(crate) fn fold_into(label: &str, out: &mut Folded) {
     out.clear();
+    // In a label of mostly digits (`902246081`) the digits are a number, not letters in
+    // disguise: they only separate words.
+    let digits = label.bytes().filter(u8::is_ascii_digit).count();
+    let letters = label.chars().filter(|c| c.is_alphabetic()).count();
+    let digits_are_letters = digits <= letters;
     let mut buffer = [0u8; 4];
     for c in label.chars() {
+        if c.is_ascii_digit() && !digits_are_letters {
+            out.push_break();
+            continue;
+        }
         if c.is_ascii() {
             push_ascii(c, out);
             continue;
@@ -262,6 +271,12 @@ mod tests {
         assert_eq!(fold("rnicrosoft"), fold("microsoft"));
         assert_eq!(fold("amaz0n"), fold("amazon"));
         assert_ne!(fold("example"), fold("exempla"));
+    }
+
+    #[test]
+    fn fold_reads_digits_of_a_number_as_separators() {
+        assert_eq!(fold("902246081"), "");
+        assert_eq!(fold("faceb00k"), fold("facebook"));
     }
 
     #[test]
