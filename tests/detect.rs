@@ -2,7 +2,7 @@
 //! alone, and how `vigie match` reports good and bad lines.
 //!
 //! Real hosts marked "real" come from the Phishing.Database lists (MIT), see
-//! tests/fixtures/SOURCES.md.
+//! tests/fixtures/detect/SOURCES.md.
 
 use vigie::cli::match_cmd::{build_matcher, match_lines};
 use vigie::detect::{BrandSpec, KeywordSpec, MatchKind, Matcher};
@@ -590,4 +590,108 @@ fn every_permutation_kind_is_caught() {
             }
         }
     }
+}
+
+fn fixture_lines(name: &str) -> Vec<String> {
+    let path = format!(
+        "{}/tests/fixtures/detect/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Legitimate domains of the test brands that appear in the Tranco head, as each company's
+/// own watchlist would list them.
+fn tranco_matcher() -> Matcher {
+    Matcher::compile(&[
+        brand(
+            "paypal",
+            &["paypal.com", "paypalobjects.com", "paypal.me"],
+            &["paypal"],
+        ),
+        brand(
+            "netflix",
+            &[
+                "netflix.com",
+                "nflxvideo.net",
+                "nflximg.net",
+                "nflxext.com",
+                "nflxso.net",
+                "netflix.net",
+                "nflximg.com",
+            ],
+            &["netflix"],
+        ),
+        brand(
+            "microsoft",
+            &[
+                "microsoft.com",
+                "microsoftonline.com",
+                "live.com",
+                "live.net",
+                "office.com",
+                "office.net",
+                "office365.com",
+                "windows.com",
+                "windows.net",
+                "azure.com",
+                "bing.com",
+                "msn.com",
+                "skype.com",
+                "xbox.com",
+                "outlook.com",
+                "sharepoint.com",
+                "onenote.com",
+                "microsoftonline-p.com",
+                "msftncsi.com",
+                "msftconnecttest.com",
+                "windowsupdate.com",
+                "azureedge.net",
+                "azurewebsites.net",
+                "msedge.net",
+            ],
+            &["microsoft", "office365"],
+        ),
+        brand("metamask", &["metamask.io"], &["metamask"]),
+        brand("ing", &["ing.com"], &["ing"]),
+    ])
+    .expect("tranco brands compile")
+}
+
+#[test]
+fn tranco_head_stays_quiet() {
+    let m = tranco_matcher();
+    let loud: Vec<String> = fixture_lines("tranco-top-1000.txt")
+        .iter()
+        .filter_map(|d| m.check(d))
+        .filter(|found| found.severity >= Severity::Medium)
+        .map(|found| format!("{} ({})", found.host, found.reasons[0]))
+        .collect();
+    assert!(
+        loud.is_empty(),
+        "popular names flagged medium or above: {loud:#?}"
+    );
+}
+
+#[test]
+fn real_phishing_hosts_are_flagged() {
+    let m = tranco_matcher();
+    let hosts = fixture_lines("phishing-database-brand-hosts.txt");
+    let missed: Vec<&String> = hosts
+        .iter()
+        .filter(|h| {
+            !m.check(h)
+                .is_some_and(|found| found.severity >= Severity::Medium)
+        })
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "{} of {} real phishing hosts not flagged medium or above: {missed:#?}",
+        missed.len(),
+        hosts.len()
+    );
 }
