@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Measure the matcher's precision and recall on labelled real data, beside openSquat.
 
-Reads the shared test data (default: ../shared/data beside the repository), writes the
-watchlists and input lists to a temporary folder, runs the matcher through the
-`match_eval` bench binary and openSquat (default confidence 1, then `-c 2`) on the same
+Reads the shared test data (default: ../shared/data beside the repository) and writes the
+watchlists and input lists to a temporary folder. It then runs the matcher through the
+`match_eval` bench binary, and openSquat (default confidence 1, then `-c 2`), on the same
 lists, and prints one table.
 
     scripts/eval-matcher.py [--data DIR] [--opensquat PATH] [--keep DIR]
@@ -152,10 +152,11 @@ BRANDS = {
 BRANDS["Eos"] = BRANDS["EOS"]
 
 # Tranco names that the flagged brand itself owns (country sites, CDNs, services) are
-# counted apart: a real watchlist of that brand lists them as legitimate. A name counts as
-# owned when its first label is, starts with or ends in "-" plus one of the brand's keywords
-# or legitimate labels, except the names below, which were checked by hand on the Tranco list
-# of this data set and belong to someone else (or could not be confirmed).
+# counted apart, because a real watchlist of that brand lists them as legitimate. A name
+# counts as owned when its first label is, starts with or ends in "-" plus one of the brand's
+# keywords or legitimate labels. The names below are the exceptions: they were checked by
+# hand among the flagged names of this Tranco list and belong to someone else, or could not
+# be confirmed. Unflagged names were not checked.
 NOT_OWNED = {
     "rbc.ru", "rbc.ua", "rbc.cn", "telegram.com", "star-telegram.com", "telegram.im",
     "twittervideodownloader.com", "poste.dz", "caixabank.es", "smbc-comics.com", "bb.org.bd",
@@ -236,7 +237,7 @@ def under(host, domains):
 
 
 def impersonates_in_host(host, brand):
-    """The host/path rule described in the module docstring."""
+    """Apply the host/path rule described in the module docstring."""
     _, legit, keywords = BRANDS[brand]
     if host is None or under(host, legit) or host.replace(".", "").isdigit() or ":" in host:
         return False
@@ -256,7 +257,7 @@ def impersonates_in_host(host, brand):
 
 
 def registrable_label(domain):
-    """The label left of the public suffix, for the fuzzylist's plain domains."""
+    """Return the label left of the public suffix, for the fuzzylist's plain domains."""
     parts = domain.split(".")
     return parts[-2]
 
@@ -454,8 +455,9 @@ def main():
             line.append(f"{hit} ({100 * hit / max(1, len(inputs)):.2f} %)")
         rows.append(line)
 
-    # Precision over every item whose class is known: imitating hosts are positives, the
-    # whitelist and Tranco negatives; a flag is medium or above for vigie, any flag for openSquat.
+    # Precision over every item whose class is known. Imitating hosts are positives, the
+    # whitelist and Tranco names negatives. A flag is medium or above for vigie and any flag
+    # for openSquat.
     line = ["precision (host class vs whitelist and Tranco not brand-owned)", ""]
     for name, flags in tools.items():
         positives = [r for r in labelled if r[1] == "host"]

@@ -2,8 +2,8 @@
 //! names.
 //!
 //! Folding applies, in order: lower-casing, the UTS #39 confusable skeleton to non-ASCII
-//! characters (so `е` in Cyrillic and `e` in Latin fold alike; what stays outside ASCII is
-//! dropped), the digits that phishers use
+//! characters (so `е` in Cyrillic and `e` in Latin fold alike, and what stays outside ASCII
+//! is dropped), the digits that phishers use
 //! for letters (`0 1 3 4 5 7` for `o l e a s t`), `rn` to `m` and `vv` to `w`, removal of
 //! separators (`-`, `_`, other digits), and the collapse of repeated letters (`faceboook` and
 //! `facebook` fold alike). The positions where a separator was removed are kept as word
@@ -19,7 +19,7 @@ use unicode_script::UnicodeScript;
 
 use super::DetectError;
 
-/// A folded label: the comparable text and the byte offsets in it where a separator stood.
+/// A folded label: the comparable text and the byte offsets in it where a separator was.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Folded {
     pub text: String,
@@ -28,7 +28,7 @@ pub(crate) struct Folded {
 }
 
 impl Folded {
-    /// Whether `offset` is a word boundary: an end of the text or a removed separator.
+    /// Returns whether `offset` is a word boundary: an end of the text or a removed separator.
     pub fn is_boundary(&self, offset: usize) -> bool {
         offset == 0 || offset == self.text.len() || self.breaks.binary_search(&offset).is_ok()
     }
@@ -61,7 +61,7 @@ impl Folded {
                 self.push_char(single);
                 return;
             }
-            // A repeated letter folds to one, unless a separator stands between the two.
+            // A repeated letter folds to one, unless a separator is between the two.
             if self.text.ends_with(c) {
                 return;
             }
@@ -70,7 +70,7 @@ impl Folded {
     }
 }
 
-/// What each ASCII character folds to; `None` marks a separator.
+/// Folded form of each ASCII character, `None` for a separator.
 static ASCII_FOLD: LazyLock<Vec<Option<String>>> = LazyLock::new(|| {
     // ASCII letters keep their own form; the skeleton would turn `m` into `rn`, see above.
     (0u8..128)
