@@ -11,6 +11,7 @@ pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod detect;
 pub mod domain;
 pub mod model;
 pub mod net;

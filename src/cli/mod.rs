@@ -11,6 +11,7 @@ use crate::config::{self, Config, LogFormat};
 
 pub mod check;
 pub mod findings;
+pub mod match_cmd;
 pub mod permute;
 pub mod run;
 pub mod scan;
