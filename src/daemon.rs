@@ -52,20 +52,28 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
         config: config_rx,
         shutdown: shutdown.clone(),
     };
-    let mut tasks: Vec<(&'static str, JoinHandle<()>)> = vec![(
-        sources::lookalike::SOURCE,
-        tokio::spawn(sources::lookalike::run(context)),
-    )];
+    let mut tasks: Vec<(&'static str, JoinHandle<()>)> = vec![
+        (
+            sources::lookalike::SOURCE,
+            tokio::spawn(sources::lookalike::run(context.clone())),
+        ),
+        (
+            sources::nrd::SOURCE,
+            tokio::spawn(sources::nrd::run(context)),
+        ),
+    ];
 
+    // Handlers go in before READY: systemd may send SIGHUP as soon as it sees READY, and the
+    // default action of SIGHUP would end the process.
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
     notify_systemd(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status("watching"),
     ]);
     let watchdog = start_watchdog(shutdown.clone());
 
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sighup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = sigterm.recv() => { info!(signal = "SIGTERM", "Stopping vigie."); break; }

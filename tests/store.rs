@@ -604,6 +604,7 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
             retry_max_secs: 900,
         },
         sinks: Default::default(),
+        nrd: Default::default(),
         watchlists: Vec::new(),
     }
 }

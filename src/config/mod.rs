@@ -14,6 +14,7 @@ use crate::model::Severity;
 mod error;
 mod load;
 mod names;
+mod nrd;
 mod secrets;
 mod sections;
 mod sinks;
@@ -41,8 +42,32 @@ pub struct Config {
     pub dispatcher: DispatcherConfig,
     /// Alert sinks by name.
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// `[nrd.NAME]`: lists of newly registered domains, by name.
+    pub nrd: BTreeMap<String, NrdConfig>,
     /// Every watchlist file, sorted by file name.
     pub watchlists: Vec<Watchlist>,
+}
+
+/// `[nrd.NAME]`: one list of newly registered domains, one domain a line, plain or gzip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NrdConfig {
+    pub name: String,
+    pub location: NrdLocation,
+    /// Time between two reads of the list, in seconds. Default: 3600.
+    pub interval_secs: u64,
+    /// Largest list accepted, in bytes, after decompression. Default: 268435456 (256 MiB).
+    pub max_bytes: u64,
+    /// Time allowed for one download, in seconds. Default: 120.
+    pub timeout_secs: u64,
+}
+
+/// Where a list of newly registered domains is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NrdLocation {
+    /// An http or https URL; `{date}` in it is replaced by the current UTC date (YYYY-MM-DD).
+    Url(String),
+    /// A local file, relative paths taken from the folder of `vigie.toml`.
+    Path(PathBuf),
 }
 
 impl Config {
