@@ -338,7 +338,10 @@ enum Answer {
 /// Sorts a UDP answer by its response code.
 fn classify_message(message: Message) -> Answer {
     match message.metadata.response_code {
-        ResponseCode::NXDomain => Answer::NameNotFound,
+        // NXDOMAIN applies to the last name of a CNAME chain (RFC 6604): a chain that starts
+        // at the asked name shows that this name exists even though its target does not.
+        ResponseCode::NXDomain if !starts_chain(&message) => Answer::NameNotFound,
+        ResponseCode::NXDomain => Answer::Found(Vec::new()),
         ResponseCode::NoError => Answer::Found(
             message
                 .answers
@@ -348,6 +351,17 @@ fn classify_message(message: Message) -> Answer {
         ),
         code => Answer::Failed(response_code_reason(code)),
     }
+}
+
+/// Tells whether an answer record is owned by the asked name.
+fn starts_chain(message: &Message) -> bool {
+    let Some(query) = message.queries.first() else {
+        return false;
+    };
+    message
+        .answers
+        .iter()
+        .any(|record| record.name == *query.name())
 }
 
 /// Maps a resolver error to an [`Answer`]: NXDOMAIN and "no data" are answers, not failures.
