@@ -229,6 +229,15 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        name: "public suffix as a legitimate domain",
+        config_extra: "",
+        watchlists: &[(
+            "a.toml",
+            "[brand]\nname = \"Acme\"\n\n[[domains]]\nname = \"acme.example\"\n\n[[domains]]\nname = \"co.uk\"\n",
+        )],
+        expected: &[("a.toml", "co.uk", "public suffix")],
+    },
+    Case {
         name: "unknown key with suggestion",
         config_extra: "\n[lookalike]\nintervall_secs = 60\n",
         watchlists: &[("acme.toml", BASE_WATCHLIST)],
