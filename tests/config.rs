@@ -633,6 +633,26 @@ fn inline_secret_never_printed() {
 }
 
 #[test]
+fn webhook_url_password_rejected_unprinted() {
+    // A password in the URL is a secret written in the TOML, and the URL is printed by
+    // `vigie check` and in delivery errors.
+    for url in [
+        "http://vigie:hunter3@127.0.0.1:8080/hook",
+        "http:// vigie:hunter3@127.0.0.1:8080/hook",
+    ] {
+        let config = format!("{BASE_CONFIG}\n[sinks.hook]\ntype = \"webhook\"\nurl = \"{url}\"\n");
+        let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+        let errors = fixture
+            .load()
+            .expect_err("a password in the URL is rejected");
+        let text = errors.to_string();
+        assert!(!text.contains("hunter3"), "{text}");
+        assert!(text.contains("sinks.hook.url"), "{text}");
+        assert_eq!(errors.len(), 1, "{text}");
+    }
+}
+
+#[test]
 fn display_prints_every_error() {
     let config = format!("{BASE_CONFIG}port = 0\n\n[dns]\nconcurrency = 0\n");
     let fixture = Fixture::new(&config, &[("acme.toml", "[brand]\nname = \"Acme\"\n")]);
