@@ -243,3 +243,33 @@ async fn smtp_drop_in_data_keeps_alert() {
     assert_eq!(row.attempts, 1);
     assert!(row.last_error.is_some(), "{row:?}");
 }
+
+#[tokio::test]
+async fn corrupt_row_does_not_block_others() {
+    let (port, hits) = tcp_server(|mut stream| async move {
+        read_request(&mut stream).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .await;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = webhook(format!("http://127.0.0.1:{port}/hook"), 5);
+    let (store, dispatcher) = setup(&dir, "hook", &config);
+    let second = store
+        .record_finding(&lookalike("exarnple.com"), &["hook".to_string()], &alert::render)
+        .unwrap()
+        .finding_id();
+    // The first alert's payload is damaged on disk.
+    rusqlite::Connection::open(dir.path().join("vigie.db"))
+        .unwrap()
+        .execute("UPDATE outbox SET payload = '{broken' WHERE finding_id = 1", [])
+        .unwrap();
+
+    let delivered = dispatcher.deliver_due().await;
+
+    assert_eq!(delivered.ok(), Some(1), "the sound alert is delivered");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    let rows = store.outbox_for_finding(second).unwrap();
+    assert!(rows[0].delivered_at.is_some(), "{rows:?}");
+}
