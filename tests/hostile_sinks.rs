@@ -257,13 +257,20 @@ async fn corrupt_row_does_not_block_others() {
     let config = webhook(format!("http://127.0.0.1:{port}/hook"), 5);
     let (store, dispatcher) = setup(&dir, "hook", &config);
     let second = store
-        .record_finding(&lookalike("exarnple.com"), &["hook".to_string()], &alert::render)
+        .record_finding(
+            &lookalike("exarnple.com"),
+            &["hook".to_string()],
+            &alert::render,
+        )
         .unwrap()
         .finding_id();
     // The first alert's payload is damaged on disk.
     rusqlite::Connection::open(dir.path().join("vigie.db"))
         .unwrap()
-        .execute("UPDATE outbox SET payload = '{broken' WHERE finding_id = 1", [])
+        .execute(
+            "UPDATE outbox SET payload = '{broken' WHERE finding_id = 1",
+            [],
+        )
         .unwrap();
 
     let delivered = dispatcher.deliver_due().await;
@@ -272,4 +279,18 @@ async fn corrupt_row_does_not_block_others() {
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     let rows = store.outbox_for_finding(second).unwrap();
     assert!(rows[0].delivered_at.is_some(), "{rows:?}");
+
+    // The damaged row is kept, counted as failed and named in its last error.
+    let (attempts, last_error, delivered): (u32, String, Option<i64>) =
+        rusqlite::Connection::open(dir.path().join("vigie.db"))
+            .unwrap()
+            .query_row(
+                "SELECT attempts, last_error, delivered_at FROM outbox WHERE finding_id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+    assert_eq!(attempts, 1);
+    assert!(last_error.contains("payload"), "{last_error}");
+    assert_eq!(delivered, None);
 }
