@@ -653,6 +653,20 @@ fn webhook_url_password_rejected_unprinted() {
 }
 
 #[test]
+fn dangling_watchlist_symlink_reported() {
+    // A watchlist linked from elsewhere whose target is gone must not drop a brand silently.
+    let fixture = Fixture::new(BASE_CONFIG, &[("acme.toml", BASE_WATCHLIST)]);
+    let link = fixture.dir.path().join("watchlists").join("brand.toml");
+    std::os::unix::fs::symlink(fixture.dir.path().join("missing.toml"), &link).unwrap();
+
+    let errors = expect_errors(&fixture);
+
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(file_name(&errors[0]), "brand.toml");
+    assert!(errors[0].message.contains("not found"), "{errors:?}");
+}
+
+#[test]
 fn display_prints_every_error() {
     let config = format!("{BASE_CONFIG}port = 0\n\n[dns]\nconcurrency = 0\n");
     let fixture = Fixture::new(&config, &[("acme.toml", "[brand]\nname = \"Acme\"\n")]);
