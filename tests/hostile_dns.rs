@@ -262,3 +262,38 @@ async fn cname_loop_is_registered_without_addresses() {
     }
     task.abort();
 }
+
+#[tokio::test]
+async fn lying_resolver_raises_no_registration() {
+    // A resolver that rewrites NXDOMAIN into an address (as some ISP resolvers and a few
+    // wildcard TLDs do) makes every candidate resolve: none of them is a registration.
+    let (address, task) = hostile_server(Arc::new(|request: &Message| {
+        let query = question(request);
+        let answers = if query.query_type() == RecordType::A {
+            vec![a_record(query.name(), [192, 0, 2, 99])]
+        } else {
+            Vec::new()
+        };
+        vec![
+            response(request, ResponseCode::NoError, answers)
+                .to_vec()
+                .unwrap(),
+        ]
+    }))
+    .await;
+    let resolver = Resolver::new(&config(address)).unwrap();
+
+    let names = [
+        "examp1e.com",
+        "exarnple.net",
+        "www.examp1e.com",
+        "examp1e.co.uk",
+    ];
+    let report = resolver.sweep(names, |_| {}).await;
+
+    assert_eq!(report.entries.len(), names.len());
+    for entry in &report.entries {
+        assert!(!entry.is_registration(), "{entry:?}");
+    }
+    task.abort();
+}
