@@ -334,3 +334,52 @@ async fn sigterm_during_reload_with_hung_sink() {
     );
     receiver.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_generating_candidates() {
+    // Fifty legitimate domains take the lookalike source several seconds of CPU to permute
+    // (more in a debug build); SIGTERM in that time must still stop vigie within the grace.
+    let dns = dns().await;
+    let config = DaemonConfig::new();
+    config.write(&Endpoints {
+        dns: dns.addr,
+        smtp_port: closed_port(),
+        webhook_url: format!("http://127.0.0.1:{}/hook", closed_port()),
+        webhook_secret: SECRET.to_string(),
+    });
+    let text = std::fs::read_to_string(config.path()).expect("read vigie.toml");
+    std::fs::write(
+        config.path(),
+        text.replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 1"),
+    )
+    .expect("write vigie.toml");
+    let mut watchlist = String::from("[brand]\nname = \"Fifty\"\nkeywords = [\"fifty\"]\n");
+    for index in 0..50 {
+        watchlist.push_str(&format!(
+            "\n[[domains]]\nname = \"brand{index:02}corp-online.test\"\nstatus = \"active\"\n"
+        ));
+    }
+    std::fs::write(
+        config.dir.path().join("watchlists").join("example.toml"),
+        watchlist,
+    )
+    .expect("write the watchlist");
+    let notify = NotifySocket::bind(config.dir.path());
+    let mut daemon = config.start(Some(&notify.path), None);
+
+    let ready = notify.wait_for("READY=1", Duration::from_secs(20));
+    assert!(
+        ready.is_ok(),
+        "no READY=1: {ready:?}; log:\n{}",
+        config.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    daemon.signal(libc::SIGTERM);
+
+    let status = daemon.wait_exit(Duration::from_secs(4));
+    assert!(
+        status.is_some(),
+        "vigie did not stop within 4 s of SIGTERM (grace 1 s); log:\n{}",
+        config.log()
+    );
+}
