@@ -78,7 +78,16 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
         tokio::select! {
             _ = sigterm.recv() => { info!(signal = "SIGTERM", "Stopping vigie."); break; }
             _ = sigint.recv() => { info!(signal = "SIGINT", "Stopping vigie."); break; }
-            _ = sighup.recv() => reload(config_path, &config_tx, &store, &wake, &shutdown, &mut dispatcher).await,
+            _ = sighup.recv() => {
+                // A reload waits for the old dispatcher's send in flight, up to a sink's
+                // timeout, so a stop signal must still be heard meanwhile.
+                let reloading = reload(config_path, &config_tx, &store, &wake, &shutdown, &mut dispatcher);
+                tokio::select! {
+                    () = reloading => {}
+                    _ = sigterm.recv() => { info!(signal = "SIGTERM", "Stopping vigie during a reload."); break; }
+                    _ = sigint.recv() => { info!(signal = "SIGINT", "Stopping vigie during a reload."); break; }
+                }
+            }
         }
     }
 

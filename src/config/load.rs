@@ -214,7 +214,11 @@ fn watchlist_files(
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "toml") && path.is_file())
+        // A listed entry that does not exist is a dangling symlink: it is kept so that reading
+        // it reports the missing target rather than dropping a watchlist without a word.
+        .filter(|path| {
+            path.extension().is_some_and(|ext| ext == "toml") && (path.is_file() || !path.exists())
+        })
         .collect();
     files.sort();
     if files.is_empty() {

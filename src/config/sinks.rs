@@ -256,6 +256,21 @@ fn check_url(
     span: &std::ops::Range<usize>,
 ) {
     let problem = match reqwest::Url::parse(text) {
+        Ok(url) if url.password().is_some() => {
+            reader.error(
+                span,
+                format!(
+                    "{} \"{}\" contains a password, which would be stored in the TOML and \
+                     printed with the URL",
+                    table.key_path("url"),
+                    without_user_info(text)
+                ),
+                "remove `user:password@` from the URL; receivers check vigie's requests by \
+                 their HMAC signature (secret_env or secret_file)"
+                    .to_string(),
+            );
+            return;
+        }
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => return,
         Ok(url) => format!("scheme \"{}\" is not http or https", url.scheme()),
         Err(error) => error.to_string(),
@@ -263,10 +278,24 @@ fn check_url(
     reader.error(
         span,
         format!(
-            "invalid URL \"{text}\" in {}: {problem}",
+            "invalid URL \"{}\" in {}: {problem}",
+            without_user_info(text),
             table.key_path("url")
         ),
         "write a full http or https URL, such as \"https://soc.example.com/hooks/vigie\""
             .to_string(),
     );
+}
+
+/// Replaces the `user:password@` part of a URL's authority with `***@`, so that a message
+/// can quote the URL without its credentials.
+fn without_user_info(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => text.to_string(),
+    }
 }

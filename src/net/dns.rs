@@ -86,8 +86,9 @@ pub struct SweepEntry {
     /// The name as given to [`Resolver::sweep`].
     pub name: String,
     pub resolution: Resolution,
-    /// The registrable domain whose wildcard covers this name, when there is one. Such a name
-    /// resolves through the wildcard and is not a registration of its own.
+    /// The zone whose wildcard covers this name, when there is one: the registrable domain of
+    /// a subdomain, or the public suffix of a registrable name. Such a name resolves through
+    /// the wildcard and is not a registration of its own.
     pub wildcard_zone: Option<String>,
 }
 
@@ -104,7 +105,8 @@ impl SweepEntry {
 pub struct SweepReport {
     /// One entry per distinct input name, in input order.
     pub entries: Vec<SweepEntry>,
-    /// Registrable domains found to be wildcard zones, with the records a random label gets.
+    /// Zones (registrable domains or public suffixes) found to be wildcards, with the records
+    /// a random label gets.
     pub wildcard_zones: BTreeMap<String, Records>,
     /// DNS queries the sweep sent (one per record type asked, retries not counted).
     pub queries: u64,
@@ -232,7 +234,8 @@ impl Resolver {
     /// Resolves every name in `names` with at most `[dns] concurrency` in flight.
     ///
     /// Duplicate names are resolved once. First, the registrable domain of each subdomain
-    /// candidate is checked for a wildcard. The candidates under a wildcard zone are still
+    /// candidate and the public suffix of each registrable candidate are checked for a
+    /// wildcard (see [`wildcard_parent`]). The candidates under a wildcard zone are still
     /// resolved, but they carry that zone in [`SweepEntry::wildcard_zone`]. `progress` is called once per name as it completes.
     pub async fn sweep<I, F>(&self, names: I, mut progress: F) -> SweepReport
     where
@@ -254,7 +257,7 @@ impl Resolver {
         while let Some((index, resolution)) = results.next().await {
             let name = &names[index];
             let wildcard_zone =
-                subdomain_parent(name).filter(|zone| wildcard_zones.contains_key(zone));
+                wildcard_parent(name).filter(|zone| wildcard_zones.contains_key(zone));
             let entry = SweepEntry {
                 name: name.clone(),
                 resolution,
@@ -275,7 +278,7 @@ impl Resolver {
     async fn find_wildcard_zones(&self, names: &[String]) -> BTreeMap<String, Records> {
         let parents: BTreeSet<String> = names
             .iter()
-            .filter_map(|name| subdomain_parent(name))
+            .filter_map(|name| wildcard_parent(name))
             .collect();
         let checks = parents.into_iter().map(|zone| async move {
             let records = self.wildcard(&zone).await;
@@ -291,7 +294,14 @@ impl Resolver {
             .filter_map(|(zone, records)| Some((zone, records?)))
             .collect();
         for zone in zones.keys() {
-            tracing::debug!(zone, "Wildcard zone found.");
+            if psl::suffix_str(zone) == Some(zone.as_str()) {
+                tracing::warn!(
+                    zone,
+                    "Every name under this public suffix resolves (a wildcard TLD or a resolver that rewrites NXDOMAIN); its candidates are not reported."
+                );
+            } else {
+                tracing::debug!(zone, "Wildcard zone found.");
+            }
         }
         zones
     }
@@ -338,7 +348,10 @@ enum Answer {
 /// Sorts a UDP answer by its response code.
 fn classify_message(message: Message) -> Answer {
     match message.metadata.response_code {
-        ResponseCode::NXDomain => Answer::NameNotFound,
+        // NXDOMAIN applies to the last name of a CNAME chain (RFC 6604): a chain that starts
+        // at the asked name shows that this name exists even though its target does not.
+        ResponseCode::NXDomain if !starts_chain(&message) => Answer::NameNotFound,
+        ResponseCode::NXDomain => Answer::Found(Vec::new()),
         ResponseCode::NoError => Answer::Found(
             message
                 .answers
@@ -348,6 +361,17 @@ fn classify_message(message: Message) -> Answer {
         ),
         code => Answer::Failed(response_code_reason(code)),
     }
+}
+
+/// Tells whether an answer record is owned by the asked name.
+fn starts_chain(message: &Message) -> bool {
+    let Some(query) = message.queries.first() else {
+        return false;
+    };
+    message
+        .answers
+        .iter()
+        .any(|record| record.name == *query.name())
 }
 
 /// Maps a resolver error to an [`Answer`]: NXDOMAIN and "no data" are answers, not failures.
@@ -421,6 +445,21 @@ fn subdomain_parent(name: &str) -> Option<String> {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     let registrable = psl::domain_str(&name)?;
     (registrable != name).then(|| registrable.to_owned())
+}
+
+/// The zone whose wildcard would make `name` resolve: the registrable domain of a subdomain,
+/// or the public suffix of a registrable domain.
+///
+/// Checking the suffix too catches a resolver that rewrites NXDOMAIN into an address, and
+/// the TLDs that answer every name, under which every candidate would otherwise look
+/// registered.
+fn wildcard_parent(name: &str) -> Option<String> {
+    if let Some(parent) = subdomain_parent(name) {
+        return Some(parent);
+    }
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let suffix = psl::suffix_str(&name)?;
+    (suffix != name).then(|| suffix.to_owned())
 }
 
 /// Keeps the first occurrence of each name (compared without case or final dot).

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::SourceContext;
-use crate::config::{Config, LookalikeConfig, Watchlist};
+use crate::config::{Config, LegitDomain, LookalikeConfig, Watchlist};
 use crate::domain::{Fuzzer, Permutation, PermuteOptions, permute};
 use crate::model::{Finding, Indicator, IndicatorKind, Severity};
 use crate::net::dns::{Records, Resolution, Resolver};
@@ -196,7 +196,19 @@ pub async fn sweep_watchlist(
     config: &Config,
     watchlist: &Watchlist,
 ) -> Result<(SweepStats, Vec<Candidate>), SweepError> {
-    let candidates = candidates_for(watchlist)?;
+    // Permuting a large watchlist takes seconds of CPU. Between two domains the task yields
+    // and checks for shutdown: a task busy in synchronous code cannot be aborted, and the
+    // runtime waits for it before the process exits.
+    let options = permute_options(&watchlist.lookalike)?;
+    let mut seen = BTreeSet::new();
+    let mut candidates = Vec::new();
+    for legit in watchlist.domains.iter().filter(|d| d.watch) {
+        tokio::task::yield_now().await;
+        if ctx.shutdown.is_cancelled() {
+            return Err(SweepError::Shutdown);
+        }
+        add_candidates(watchlist, legit, &options, &mut seen, &mut candidates)?;
+    }
     resolve_and_submit(ctx, config, watchlist, candidates).await
 }
 
@@ -207,25 +219,37 @@ pub fn candidates_for(watchlist: &Watchlist) -> Result<Vec<Candidate>, SweepErro
     let mut seen = BTreeSet::new();
     let mut candidates = Vec::new();
     for legit in watchlist.domains.iter().filter(|d| d.watch) {
-        let permutations = permute(&legit.name, &options).map_err(|e| SweepError::Permute {
-            domain: legit.name.clone(),
-            reason: e.to_string(),
-        })?;
-        for Permutation { domain, fuzzer } in permutations {
-            if pipeline::is_legitimate(watchlist, &domain)
-                || pipeline::is_allow_listed(watchlist, &domain)
-                || !seen.insert(domain.clone())
-            {
-                continue;
-            }
-            candidates.push(Candidate {
-                domain,
-                fuzzer,
-                imitates: legit.name.clone(),
-            });
-        }
+        add_candidates(watchlist, legit, &options, &mut seen, &mut candidates)?;
     }
     Ok(candidates)
+}
+
+/// Appends the candidates made from one legitimate domain that are not in `seen`.
+fn add_candidates(
+    watchlist: &Watchlist,
+    legit: &LegitDomain,
+    options: &PermuteOptions,
+    seen: &mut BTreeSet<String>,
+    candidates: &mut Vec<Candidate>,
+) -> Result<(), SweepError> {
+    let permutations = permute(&legit.name, options).map_err(|e| SweepError::Permute {
+        domain: legit.name.clone(),
+        reason: e.to_string(),
+    })?;
+    for Permutation { domain, fuzzer } in permutations {
+        if pipeline::is_legitimate(watchlist, &domain)
+            || pipeline::is_allow_listed(watchlist, &domain)
+            || !seen.insert(domain.clone())
+        {
+            continue;
+        }
+        candidates.push(Candidate {
+            domain,
+            fuzzer,
+            imitates: legit.name.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Builds permutation options from a `[lookalike]` section, reading its word lists.
