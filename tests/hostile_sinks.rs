@@ -231,6 +231,8 @@ async fn smtp_drop_in_data_keeps_alert() {
         from: "vigie@alerts.test".into(),
         to: vec!["soc@example.test".into()],
         timeout_secs: 5,
+        ca_file: None,
+        tls_server_name: None,
     });
     let dir = tempfile::tempdir().unwrap();
     let (store, dispatcher) = setup(&dir, "mail", &config);
