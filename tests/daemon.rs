@@ -31,6 +31,11 @@ async fn dns() -> TestDns {
         "mple.test.",
         "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n@ 3600 IN NS ns1\n@ 3600 IN A 203.0.113.9\n* 3600 IN A 203.0.113.9\nns1 3600 IN A 203.0.113.53\n",
     );
+    // A lookalike (transposition) of `other.test`, which a reload adds to the watchlist.
+    builder = builder.zone(
+        "otehr.test.",
+        "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n@ 3600 IN NS ns1\n@ 3600 IN A 198.51.100.40\nns1 3600 IN A 198.51.100.53\n",
+    );
     builder.start().await
 }
 
@@ -253,14 +258,30 @@ async fn sighup_with_broken_config_keeps_running() {
         config.log()
     );
 
-    // A good configuration reloads; SIGTERM stops cleanly.
+    // A good configuration that adds a domain to the watchlist: it reloads, and the new
+    // domain is swept at once, not at the end of the running interval.
     std::fs::write(config.path(), good).expect("write");
+    let watchlist = config.dir.path().join("watchlists").join("example.toml");
+    let list = std::fs::read_to_string(&watchlist).expect("read the watchlist");
+    std::fs::write(
+        &watchlist,
+        list.replace("[alerts]", "[[domains]]\nname = \"other.test\"\n\n[alerts]"),
+    )
+    .expect("write the watchlist");
     daemon.signal(libc::SIGHUP);
     assert!(
         wait_until(Duration::from_secs(10), || config
             .log()
             .contains("Reloaded the configuration")),
         "the good reload was not logged:\n{}",
+        config.log()
+    );
+    let reached = wait_until(Duration::from_secs(30), || {
+        webhook.alert_for("otehr.test").is_some()
+    });
+    assert!(
+        reached,
+        "no alert for the new domain's lookalike after the reload; log:\n{}",
         config.log()
     );
     daemon.signal(libc::SIGTERM);

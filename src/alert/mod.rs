@@ -29,9 +29,12 @@ pub enum SinkError {
         key: String,
         reason: String,
     },
-    #[error("sink {sink}: SMTP delivery failed: {source}")]
+    #[error(
+        "sink {sink}: SMTP delivery to {relay} failed: {source}; check that the relay is up and accepts mail from this host"
+    )]
     Smtp {
         sink: String,
+        relay: String,
         transient: bool,
         source: lettre::transport::smtp::Error,
     },

@@ -127,6 +127,7 @@ impl SmtpSink {
         }
         SinkError::Smtp {
             sink: self.name.clone(),
+            relay: relay.to_string(),
             transient: !error.is_permanent(),
             source: error,
         }

@@ -88,6 +88,17 @@ pub async fn run(args: &ScanArgs) -> anyhow::Result<()> {
         "{} generated, {} registered, {} unknown, {} wildcard zones",
         summary.generated, summary.registered, summary.unknown, summary.wildcard_zones
     );
+    if summary.generated > 0 && summary.unknown == summary.generated {
+        anyhow::bail!(
+            "no name could be resolved: check that the nameservers answer (--nameserver), and rerun with --all to see each failure"
+        );
+    }
+    if summary.unknown > 0 && !args.all {
+        eprintln!(
+            "{} names could not be resolved; --all lists them with the reason",
+            summary.unknown
+        );
+    }
     Ok(())
 }
 
@@ -315,6 +326,11 @@ fn text_cells(row: &Row) -> [String; 6] {
 /// Parses `IP`, `IP:PORT` or `[IPv6]:PORT`; a bare IP gets port 53.
 fn parse_nameserver(value: &str) -> Result<SocketAddr, String> {
     if let Ok(address) = value.parse::<SocketAddr>() {
+        if address.port() == 0 {
+            return Err(format!(
+                "invalid nameserver {value:?}: port 0 is not a port a server listens on; write a port from 1 to 65535, or leave it out for 53"
+            ));
+        }
         return Ok(address);
     }
     if let Ok(ip) = value.parse::<IpAddr>() {

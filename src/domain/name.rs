@@ -196,6 +196,17 @@ fn reject_url_like(domain: &str) -> Result<(), DomainError> {
     if domain.chars().any(char::is_whitespace) {
         return Err(DomainError::new(domain, "contains white space; remove it"));
     }
+    if domain
+        .strip_suffix('.')
+        .unwrap_or(domain)
+        .parse::<std::net::Ipv4Addr>()
+        .is_ok()
+    {
+        return Err(DomainError::new(
+            domain,
+            "this is an IP address, not a domain; give a domain such as example.com",
+        ));
+    }
     Ok(())
 }
 

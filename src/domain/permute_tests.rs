@@ -324,6 +324,8 @@ fn rejections() {
         ("pay pal.com", "white space"),
         ("", "empty name"),
         ("pay_pal.com", "'_'"),
+        ("192.0.2.1", "IP address"),
+        ("192.0.2.1.", "IP address"),
     ];
     for (input, expected) in cases {
         let error = permute(input, &PermuteOptions::default()).unwrap_err();

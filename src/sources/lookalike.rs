@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -53,10 +54,11 @@ pub struct Candidate {
 pub async fn run(mut ctx: SourceContext) {
     let mut due: HashMap<String, Instant> = HashMap::new();
     let mut retry: HashMap<String, Vec<Candidate>> = HashMap::new();
+    let mut signatures: HashMap<String, String> = HashMap::new();
 
     loop {
         let config = ctx.config.borrow_and_update().clone();
-        schedule(&ctx, &config, &mut due);
+        schedule(&ctx, &config, &mut due, &mut signatures);
         let Some((watchlist_id, at)) = due
             .iter()
             .min_by_key(|(_, at)| **at)
@@ -97,8 +99,16 @@ pub async fn run(mut ctx: SourceContext) {
                     full,
                     "Lookalike sweep finished."
                 );
+                if stats.unknown > 0 && stats.unknown * 2 >= stats.candidates {
+                    warn!(
+                        watchlist = %watchlist.id,
+                        unknown = stats.unknown,
+                        candidates = stats.candidates,
+                        "Most lookalike candidates could not be resolved; check that the [dns] nameservers answer."
+                    );
+                }
                 if full {
-                    record_sweep_time(&ctx, &watchlist.id).await;
+                    record_sweep_time(&ctx, watchlist).await;
                 }
                 let next = if unknown.is_empty() {
                     next_interval(&watchlist.lookalike)
@@ -106,6 +116,7 @@ pub async fn run(mut ctx: SourceContext) {
                     retry.insert(watchlist.id.clone(), unknown);
                     UNKNOWN_RETRY.min(next_interval(&watchlist.lookalike))
                 };
+                info!(watchlist = %watchlist.id, in_secs = next.as_secs(), "Next lookalike sweep scheduled.");
                 due.insert(watchlist.id.clone(), Instant::now() + next);
             }
             Err(SweepError::Shutdown) => return,
@@ -133,48 +144,87 @@ pub enum SweepError {
     Pipeline(#[from] crate::pipeline::PipelineError),
 }
 
-/// Adds newly configured watchlists to the schedule and drops removed ones. A new watchlist is
-/// due at the end of the interval that started with its last stored sweep, or now.
-fn schedule(ctx: &SourceContext, config: &Config, due: &mut HashMap<String, Instant>) {
+/// Adds newly configured watchlists to the schedule, drops removed ones, and makes a
+/// watchlist whose domains or sweep settings changed due now. Any other watchlist is due at
+/// the end of the interval that started with its last stored sweep, or now.
+fn schedule(
+    ctx: &SourceContext,
+    config: &Config,
+    due: &mut HashMap<String, Instant>,
+    signatures: &mut HashMap<String, String>,
+) {
     due.retain(|id, _| config.watchlists.iter().any(|w| &w.id == id));
     for watchlist in &config.watchlists {
-        if watchlist.domains.iter().all(|d| !d.watch) || due.contains_key(&watchlist.id) {
+        if watchlist.domains.iter().all(|d| !d.watch) {
+            due.remove(&watchlist.id);
+            continue;
+        }
+        let current = signature(watchlist);
+        let unchanged = signatures.get(&watchlist.id) == Some(&current);
+        if unchanged && due.contains_key(&watchlist.id) {
             continue;
         }
         let interval = Duration::from_secs(watchlist.lookalike.interval_secs);
-        let since_last = last_sweep_age(ctx, &watchlist.id);
-        let wait = match since_last {
-            Some(age) if age < interval => interval - age,
+        let wait = match last_sweep(ctx, &watchlist.id) {
+            Some((age, stored)) if age < interval && stored == current => interval - age,
             _ => Duration::ZERO,
         };
+        if wait == Duration::ZERO {
+            info!(watchlist = %watchlist.id, "Lookalike sweep due now.");
+        }
         due.insert(watchlist.id.clone(), Instant::now() + wait);
+        signatures.insert(watchlist.id.clone(), current);
     }
+}
+
+/// Hashes what a sweep of `watchlist` depends on: its watched domains, allow list and
+/// `[lookalike]` settings. A change makes the watchlist due at once.
+fn signature(watchlist: &Watchlist) -> String {
+    let watched: Vec<&str> = watchlist
+        .domains
+        .iter()
+        .filter(|d| d.watch)
+        .map(|d| d.name.as_str())
+        .collect();
+    let text = format!(
+        "{watched:?}|{:?}|{:?}",
+        watchlist.allow, watchlist.lookalike
+    );
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 
 fn cursor_key(watchlist: &str) -> String {
     format!("last-sweep:{watchlist}")
 }
 
-fn last_sweep_age(ctx: &SourceContext, watchlist: &str) -> Option<Duration> {
+/// Returns the age of the last complete sweep of a watchlist and the signature it ran with.
+fn last_sweep(ctx: &SourceContext, watchlist: &str) -> Option<(Duration, String)> {
     let value = ctx
         .pipeline
         .store()
         .cursor(SOURCE, &cursor_key(watchlist))
         .ok()??;
-    let at = value.parse::<i64>().ok()?;
+    let (at, stored) = value.split_once(' ').unwrap_or((value.as_str(), ""));
+    let at = at.parse::<i64>().ok()?;
     let age = OffsetDateTime::now_utc().unix_timestamp() - at;
-    Some(Duration::from_secs(age.max(0) as u64))
+    Some((Duration::from_secs(age.max(0) as u64), stored.to_string()))
 }
 
 fn is_full_sweep_due(ctx: &SourceContext, watchlist: &Watchlist) -> bool {
     let interval = Duration::from_secs(watchlist.lookalike.interval_secs);
-    last_sweep_age(ctx, &watchlist.id).is_none_or(|age| age >= interval)
+    last_sweep(ctx, &watchlist.id)
+        .is_none_or(|(age, stored)| age >= interval || stored != signature(watchlist))
 }
 
-async fn record_sweep_time(ctx: &SourceContext, watchlist: &str) {
+async fn record_sweep_time(ctx: &SourceContext, watchlist: &Watchlist) {
     let store = ctx.pipeline.store().clone();
-    let key = cursor_key(watchlist);
-    let now = OffsetDateTime::now_utc().unix_timestamp().to_string();
+    let key = cursor_key(&watchlist.id);
+    let now = format!(
+        "{} {}",
+        OffsetDateTime::now_utc().unix_timestamp(),
+        signature(watchlist)
+    );
+    let watchlist = &watchlist.id;
     let result = tokio::task::spawn_blocking(move || store.set_cursor(SOURCE, &key, &now)).await;
     let error = match result {
         Ok(Ok(())) => return,
