@@ -12,6 +12,7 @@
 //! | permutation engine output, legitimate label under 5 letters | 35 |
 //! | brand plus other words, at a word boundary (combosquat) | 65 |
 //! | same label under another TLD or second-level suffix | 65 |
+//! | same label under 5 letters under another suffix | 35 |
 //! | brand keyword as the whole registrable label of a domain it does not own | 65 |
 //! | one edit from the brand, or a repeated letter, as the whole registrable label | 65 |
 //! | brand of 7 letters or more split by dots (`myetherwa.llet.com`) | 75 |
@@ -42,6 +43,7 @@ const HOMOGLYPH_UNICODE: u8 = 95;
 const HOMOGLYPH_ASCII: u8 = 85;
 const LEGITIMATE_NAME_IN_HOST: u8 = 85;
 const SWAP: u8 = 65;
+const SWAP_SHORT_LABEL: u8 = 35;
 const PERMUTATION_HOMOGLYPH: u8 = 85;
 const PERMUTATION: u8 = 65;
 const PERMUTATION_SHORT_LABEL: u8 = 35;
@@ -228,9 +230,12 @@ fn swap_signals(m: &Matcher, subject: &Subject, risks: &[RiskHit], out: &mut Vec
         } else {
             (MatchKind::TldSwap, "TLD swap")
         };
+        // Labels under five letters (`x`, `ing`, `rbc`) are taken under most TLDs by
+        // unrelated owners.
+        let short = legit.label.chars().count() < MIN_TYPO_KEYWORD_LEN;
         let mut signal = Signal {
             brand: at.brand,
-            score: SWAP,
+            score: if short { SWAP_SHORT_LABEL } else { SWAP },
             kind,
             reason: format!(
                 "{what} of {} (.{} for .{})",
