@@ -695,3 +695,19 @@ fn real_phishing_hosts_are_flagged() {
         hosts.len()
     );
 }
+
+#[test]
+fn match_lines_counts_non_utf8_line_as_invalid() {
+    let m = build_matcher(&["example.com".to_string()], None).unwrap();
+    let input: &[u8] = b"ex\xffample.net\r\nexample.net\r\n";
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let summary = match_lines(&m, Severity::Low, input, &mut out, &mut err).unwrap();
+    assert_eq!(summary.invalid, 1);
+    assert_eq!(summary.flagged, 1);
+    assert!(
+        String::from_utf8(err)
+            .unwrap()
+            .starts_with("line 1: invalid input")
+    );
+}
