@@ -3,7 +3,7 @@
 "fuzzer domain" pair a line, without any DNS query.
 
 The DNS sweep benchmark reads this list with `--names FILE` while vigie's own
-permutation engine is not available; it then measures the same sweep on the
+permutation engine is not available, so it measures the same sweep on the
 same kind of names. Install dnstwist first: pip install dnstwist==20250130
 
 Usage: scripts/dnstwist-names.py societegenerale.com > names.txt

@@ -1,8 +1,8 @@
 //! `vigie run`: starts the sources and the alert dispatcher, and handles signals.
 //!
-//! SIGTERM or SIGINT cancels every task; sources finish the finding in hand (each finding is
-//! one store transaction, so nothing is half-written) and the dispatcher finishes the
-//! delivery in flight, within `shutdown_grace_secs`. SIGHUP reloads the configuration: a
+//! SIGTERM or SIGINT cancels every task. Sources finish the finding in hand, which is one
+//! store transaction, so nothing is half-written. The dispatcher finishes the delivery in
+//! flight. Tasks still running after `shutdown_grace_secs` are aborted. SIGHUP reloads the configuration: a
 //! configuration that does not load is logged and the running one is kept. Under systemd the
 //! daemon reports READY, RELOADING, STOPPING and watchdog pings through sd_notify.
 
@@ -52,25 +52,42 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
         config: config_rx,
         shutdown: shutdown.clone(),
     };
-    let mut tasks: Vec<(&'static str, JoinHandle<()>)> = vec![(
-        sources::lookalike::SOURCE,
-        tokio::spawn(sources::lookalike::run(context)),
-    )];
+    let mut tasks: Vec<(&'static str, JoinHandle<()>)> = vec![
+        (
+            sources::lookalike::SOURCE,
+            tokio::spawn(sources::lookalike::run(context.clone())),
+        ),
+        (
+            sources::nrd::SOURCE,
+            tokio::spawn(sources::nrd::run(context)),
+        ),
+    ];
 
+    // Handlers go in before READY: systemd may send SIGHUP as soon as it sees READY, and the
+    // default action of SIGHUP would end the process.
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
     notify_systemd(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status("watching"),
     ]);
     let watchdog = start_watchdog(shutdown.clone());
 
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sighup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = sigterm.recv() => { info!(signal = "SIGTERM", "Stopping vigie."); break; }
             _ = sigint.recv() => { info!(signal = "SIGINT", "Stopping vigie."); break; }
-            _ = sighup.recv() => reload(config_path, &config_tx, &store, &wake, &shutdown, &mut dispatcher).await,
+            _ = sighup.recv() => {
+                // A reload waits for the old dispatcher's send in flight, up to a sink's
+                // timeout, so a stop signal must still be heard meanwhile.
+                let reloading = reload(config_path, &config_tx, &store, &wake, &shutdown, &mut dispatcher);
+                tokio::select! {
+                    () = reloading => {}
+                    _ = sigterm.recv() => { info!(signal = "SIGTERM", "Stopping vigie during a reload."); break; }
+                    _ = sigint.recv() => { info!(signal = "SIGINT", "Stopping vigie during a reload."); break; }
+                }
+            }
         }
     }
 
@@ -115,9 +132,9 @@ fn start_dispatcher(
     RunningDispatcher { handle, stop }
 }
 
-/// Loads the configuration again. On success the dispatcher is stopped and started again with
-/// the new sinks (never two at once, so no alert is sent twice by a reload) and the sources
-/// see the new configuration; on failure the running configuration stays.
+/// Loads the configuration again. On success the dispatcher is stopped, then started again with
+/// the new sinks, and the sources see the new configuration. Two dispatchers never run at
+/// once, so a reload sends no alert twice. On failure the running configuration stays.
 async fn reload(
     config_path: &Path,
     config_tx: &watch::Sender<Arc<Config>>,
@@ -160,7 +177,7 @@ fn monotonic_now() -> sd_notify::NotifyState<'static> {
     }
 }
 
-/// Sends watchdog pings at half the period systemd asks for, while the runtime is alive.
+/// Sends watchdog pings at half the period systemd requests, while the runtime is alive.
 fn start_watchdog(shutdown: CancellationToken) -> Option<JoinHandle<()>> {
     let period = sd_notify::watchdog_enabled()?;
     info!(period_ms = period.as_millis() as u64, "Watchdog enabled.");

@@ -1,10 +1,10 @@
 //! The one path from a source's finding to the store and the outbox.
 //!
 //! Every source hands its findings to [`Pipeline::submit`]. The pipeline applies the rules
-//! that hold for every source (legitimate and allow-listed names are silent, a watchlist's
-//! `min_severity` decides whether an alert is raised, routing picks the sinks), records the
-//! finding and its alerts in one store transaction, and wakes the dispatcher. Sources never
-//! talk to sinks.
+//! that hold for every source: legitimate and allow-listed names are silent, a watchlist's
+//! `min_severity` decides whether an alert is raised, and routing picks the sinks. It then
+//! records the finding and its alerts in one store transaction and wakes the dispatcher.
+//! Sources never talk to sinks.
 
 use std::sync::Arc;
 
@@ -27,14 +27,14 @@ pub enum PipelineError {
     Join(#[from] tokio::task::JoinError),
 }
 
-/// What became of one submitted finding.
+/// Outcome of one submitted finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submitted {
     /// The subject is a legitimate domain (or under one) of the watchlist: dropped.
     Legitimate,
     /// The subject is on the watchlist's allow list: dropped.
     AllowListed,
-    /// Recorded; `alerted` tells whether alert rows were written to the outbox.
+    /// Recorded; `alerted` is true when alert rows were written to the outbox.
     Recorded { recorded: Recorded, alerted: bool },
 }
 

@@ -67,6 +67,8 @@ fn smtp_sink(port: u16) -> SinkConfig {
         from: "vigie@alerts.test".into(),
         to: vec![support::mail::MAILBOX.into()],
         timeout_secs: 30,
+        ca_file: None,
+        tls_server_name: None,
     })
 }
 

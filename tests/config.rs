@@ -229,6 +229,15 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case {
+        name: "public suffix as a legitimate domain",
+        config_extra: "",
+        watchlists: &[(
+            "a.toml",
+            "[brand]\nname = \"Acme\"\n\n[[domains]]\nname = \"acme.example\"\n\n[[domains]]\nname = \"co.uk\"\n",
+        )],
+        expected: &[("a.toml", "co.uk", "public suffix")],
+    },
+    Case {
         name: "unknown key with suggestion",
         config_extra: "\n[lookalike]\nintervall_secs = 60\n",
         watchlists: &[("acme.toml", BASE_WATCHLIST)],
@@ -621,6 +630,40 @@ fn inline_secret_never_printed() {
     let text = errors.to_string();
     assert!(!text.contains("hunter2"), "{text}");
     assert!(text.contains("use password_env or password_file"), "{text}");
+}
+
+#[test]
+fn webhook_url_password_rejected_unprinted() {
+    // A password in the URL is a secret written in the TOML, and the URL is printed by
+    // `vigie check` and in delivery errors.
+    for url in [
+        "http://vigie:hunter3@127.0.0.1:8080/hook",
+        "http:// vigie:hunter3@127.0.0.1:8080/hook",
+    ] {
+        let config = format!("{BASE_CONFIG}\n[sinks.hook]\ntype = \"webhook\"\nurl = \"{url}\"\n");
+        let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+        let errors = fixture
+            .load()
+            .expect_err("a password in the URL is rejected");
+        let text = errors.to_string();
+        assert!(!text.contains("hunter3"), "{text}");
+        assert!(text.contains("sinks.hook.url"), "{text}");
+        assert_eq!(errors.len(), 1, "{text}");
+    }
+}
+
+#[test]
+fn dangling_watchlist_symlink_reported() {
+    // A watchlist linked from elsewhere whose target is gone must not drop a brand silently.
+    let fixture = Fixture::new(BASE_CONFIG, &[("acme.toml", BASE_WATCHLIST)]);
+    let link = fixture.dir.path().join("watchlists").join("brand.toml");
+    std::os::unix::fs::symlink(fixture.dir.path().join("missing.toml"), &link).unwrap();
+
+    let errors = expect_errors(&fixture);
+
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(file_name(&errors[0]), "brand.toml");
+    assert!(errors[0].message.contains("not found"), "{errors:?}");
 }
 
 #[test]

@@ -272,3 +272,114 @@ async fn sighup_with_broken_config_keeps_running() {
         "daemon did not exit cleanly: {status:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_reload_with_hung_sink() {
+    // A webhook receiver that reads each request and never answers, so the dispatcher has a
+    // send in flight for the whole webhook timeout when SIGHUP arrives.
+    let hung = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hung_port = hung.local_addr().expect("address").port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = connections.clone();
+    let receiver = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = hung.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            open.push(stream);
+        }
+    });
+
+    let dns = dns().await;
+    let config = DaemonConfig::new();
+    config.write(&Endpoints {
+        dns: dns.addr,
+        smtp_port: closed_port(),
+        webhook_url: format!("http://127.0.0.1:{hung_port}/hook"),
+        webhook_secret: SECRET.to_string(),
+    });
+    let text = std::fs::read_to_string(config.path()).expect("read vigie.toml");
+    let text = text
+        .replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 1")
+        .replace("timeout_secs = 5", "timeout_secs = 120");
+    std::fs::write(config.path(), text).expect("write vigie.toml");
+    let notify = NotifySocket::bind(config.dir.path());
+    let mut daemon = config.start(Some(&notify.path), None);
+
+    let ready = notify.wait_for("READY=1", Duration::from_secs(20));
+    assert!(
+        ready.is_ok(),
+        "no READY=1: {ready:?}; log:\n{}",
+        config.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || connections
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0),
+        "the webhook got no request; log:\n{}",
+        config.log()
+    );
+
+    daemon.signal(libc::SIGHUP);
+    let reloading = notify.wait_for("RELOADING=1", Duration::from_secs(10));
+    assert!(reloading.is_ok(), "no RELOADING=1: {reloading:?}");
+    daemon.signal(libc::SIGTERM);
+
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some(),
+        "vigie did not stop within 10 s of SIGTERM during a reload; log:\n{}",
+        config.log()
+    );
+    receiver.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_generating_candidates() {
+    // Fifty legitimate domains take the lookalike source several seconds of CPU to permute
+    // (more in a debug build); SIGTERM in that time must still stop vigie within the grace.
+    let dns = dns().await;
+    let config = DaemonConfig::new();
+    config.write(&Endpoints {
+        dns: dns.addr,
+        smtp_port: closed_port(),
+        webhook_url: format!("http://127.0.0.1:{}/hook", closed_port()),
+        webhook_secret: SECRET.to_string(),
+    });
+    let text = std::fs::read_to_string(config.path()).expect("read vigie.toml");
+    std::fs::write(
+        config.path(),
+        text.replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 1"),
+    )
+    .expect("write vigie.toml");
+    let mut watchlist = String::from("[brand]\nname = \"Fifty\"\nkeywords = [\"fifty\"]\n");
+    for index in 0..50 {
+        watchlist.push_str(&format!(
+            "\n[[domains]]\nname = \"brand{index:02}corp-online.test\"\nstatus = \"active\"\n"
+        ));
+    }
+    std::fs::write(
+        config.dir.path().join("watchlists").join("example.toml"),
+        watchlist,
+    )
+    .expect("write the watchlist");
+    let notify = NotifySocket::bind(config.dir.path());
+    let mut daemon = config.start(Some(&notify.path), None);
+
+    let ready = notify.wait_for("READY=1", Duration::from_secs(20));
+    assert!(
+        ready.is_ok(),
+        "no READY=1: {ready:?}; log:\n{}",
+        config.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    daemon.signal(libc::SIGTERM);
+
+    let status = daemon.wait_exit(Duration::from_secs(4));
+    assert!(
+        status.is_some(),
+        "vigie did not stop within 4 s of SIGTERM (grace 1 s); log:\n{}",
+        config.log()
+    );
+}

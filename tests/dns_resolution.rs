@@ -261,9 +261,10 @@ async fn sweep_of_200_names_classes_each_once() {
         assert_eq!(&entry.name, name);
         assert_eq!(&class_of(entry), class, "{entry:?}");
     }
-    // A for all 200 names, AAAA, NS and MX for the 25 that exist, and A, AAAA, NS, MX for
-    // the random label that found the wildcard: each name is asked once.
-    assert_eq!(report.queries, 200 + 3 * 25 + 4);
+    // A for all 200 names, AAAA, NS and MX for the 25 that exist, A, AAAA, NS, MX for the
+    // random label that found the wildcard, and A for the random label under the suffix
+    // `test`, which does not exist: each name is asked once.
+    assert_eq!(report.queries, 200 + 3 * 25 + 4 + 1);
 }
 
 #[tokio::test]
@@ -296,6 +297,7 @@ async fn scan_prints_registered_lookalikes_as_json() {
         timeout_ms: 2000,
         attempts: 2,
         all: true,
+        fuzzers: Default::default(),
     };
     let candidates = [
         ("examp1e.test", "replacement"),
@@ -363,4 +365,76 @@ async fn sweep_runs_in_a_spawned_task() {
     });
     let report = task.await.unwrap();
     assert!(report.entries[0].is_registration(), "{report:?}");
+}
+
+/// Answers each query three times: with another question, from another port, and last
+/// with the real answer, as an off-path forger racing a real server would.
+async fn serve_with_forgeries(server: tokio::net::UdpSocket, other: tokio::net::UdpSocket) {
+    use hickory_server::proto::op::{Message, OpCode, Query};
+    use hickory_server::proto::rr::rdata::A;
+    use hickory_server::proto::rr::{Name, RData, Record, RecordType};
+
+    let answer = |id: u16, query: &Query, address: [u8; 4]| {
+        let mut message = Message::response(id, OpCode::Query);
+        message.add_query(query.clone());
+        if query.query_type() == RecordType::A {
+            let record = Record::from_rdata(query.name().clone(), 60, RData::A(A(address.into())));
+            message.add_answer(record);
+        }
+        message.to_vec().unwrap()
+    };
+    let mut buffer = vec![0u8; 4096];
+    loop {
+        let Ok((length, client)) = server.recv_from(&mut buffer).await else {
+            return;
+        };
+        let request = Message::from_vec(&buffer[..length]).unwrap();
+        let id = request.metadata.id;
+        let query = request.queries[0].clone();
+
+        let other_name = Query::query(Name::from_ascii("other.test.").unwrap(), query.query_type());
+        server
+            .send_to(&answer(id, &other_name, [192, 0, 2, 66]), client)
+            .await
+            .unwrap();
+        other
+            .send_to(&answer(id, &query, [192, 0, 2, 77]), client)
+            .await
+            .unwrap();
+        server
+            .send_to(&answer(id, &query, [192, 0, 2, 10]), client)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn forged_answers_are_ignored() {
+    let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let other = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let address = server.local_addr().unwrap();
+    let responder = tokio::spawn(serve_with_forgeries(server, other));
+    let resolver = Resolver::new(&config(address)).unwrap();
+
+    let records = registered(&resolver, "examp1e.test").await;
+    assert_eq!(records.a, set(&["192.0.2.10"]));
+    responder.abort();
+}
+
+#[tokio::test]
+async fn next_attempt_goes_to_next_server() {
+    // The first server, on IPv6 loopback, never answers; the second attempt goes to the
+    // IPv4 test server, so both address families are in use.
+    let silent = tokio::net::UdpSocket::bind("[::1]:0")
+        .await
+        .expect("bind UDP on ::1 (IPv6 loopback is needed for this test)");
+    let dns = TestDns::standard().await;
+    let mut settings = config(silent.local_addr().unwrap());
+    settings.nameservers.push(dns.addr);
+    settings.timeout_ms = 300;
+    settings.attempts = 2;
+    let resolver = Resolver::new(&settings).unwrap();
+
+    let records = registered(&resolver, "exarnple.test").await;
+    assert_eq!(records.a, set(&["198.51.100.20"]));
 }

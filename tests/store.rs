@@ -604,6 +604,7 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
             retry_max_secs: 900,
         },
         sinks: Default::default(),
+        nrd: Default::default(),
         watchlists: Vec::new(),
     }
 }
@@ -662,4 +663,71 @@ fn findings_command_reads_state_dir() {
     let line: serde_json::Value = serde_json::from_slice(&json).unwrap();
     assert_eq!(line["subject"], "examp1e.com");
     assert_eq!(line["imitates"], "example.com");
+}
+
+#[test]
+fn two_daemons_record_same_findings() {
+    // Two processes on one store file: each has its own connection, and both record the
+    // same lookalikes at once, as two daemons started on one state folder would.
+    let dir = tempfile::tempdir().unwrap();
+    let first = open(dir.path());
+    let second = open(dir.path());
+    let subjects: Vec<String> = (0..200).map(|i| format!("examp1e{i}.com")).collect();
+
+    let failures = std::thread::scope(|scope| {
+        let workers: Vec<_> = [&first, &second]
+            .into_iter()
+            .map(|store| {
+                let subjects = &subjects;
+                scope.spawn(move || {
+                    let mut failures = Vec::new();
+                    for subject in subjects {
+                        let finding = lookalike(subject, &[("a", &["192.0.2.10"])], T0);
+                        if let Err(error) =
+                            store.record_finding(&finding, &sinks(&["hook"]), &alert::render)
+                        {
+                            failures.push(format!("{subject}: {error}"));
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+
+    assert!(failures.is_empty(), "failed sightings: {failures:?}");
+    assert_eq!(first.findings().unwrap().len(), 200);
+    let stats = first.outbox_stats().unwrap();
+    assert_eq!(stats.pending, 200, "one alert per finding, none duplicated");
+}
+
+#[test]
+fn two_daemons_open_new_store() {
+    // Both processes find an empty file and create the schema at the same time.
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let barrier = std::sync::Barrier::new(2);
+        let results: Vec<Result<Store, StoreError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        Store::open(&dir.path().join("vigie.db"))
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| worker.join().unwrap())
+                .collect()
+        });
+        for result in results {
+            let store = result.unwrap_or_else(|error| panic!("round {round}: {error}"));
+            assert_eq!(store.schema_version().unwrap(), schema::SCHEMA_VERSION);
+        }
+    }
 }

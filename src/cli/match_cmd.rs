@@ -15,6 +15,10 @@ use crate::model::Severity;
 /// Arguments of `vigie match`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MatchArgs {
+    /// Path of vigie.toml whose watchlists are matched; without it, only `--domain` is used.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Legitimate domain of an ad-hoc watchlist (repeatable); its registrable label is the
     /// brand keyword. Used on top of the watchlists of `--config`, or alone without it.
     #[arg(long = "domain", value_name = "LEGIT")]

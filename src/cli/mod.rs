@@ -64,6 +64,8 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// List the findings in the store.
     Findings(findings::FindingsArgs),
+    /// Judge domains, host names or URLs (one a line) against the watchlists.
+    Match(match_cmd::MatchArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -85,6 +87,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(&cli, LogFormat::Text);
             let config = load_config(&args.config.config)?;
             findings::run(args, &config).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Match(args) => {
+            init_logging(&cli, LogFormat::Text);
+            let config = args.config.as_deref().map(load_config).transpose()?;
+            match_cmd::run(args, config.as_ref())
         }
     }
 }

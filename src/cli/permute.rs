@@ -23,6 +23,13 @@ pub struct PermuteArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::List)]
     pub format: OutputFormat,
 
+    #[command(flatten)]
+    pub fuzzers: FuzzerArgs,
+}
+
+/// Fuzzer selection, shared by `vigie permute` and `vigie scan`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FuzzerArgs {
     /// Fuzzer to run (repeatable): addition, bitsquatting, cyrillic, homoglyph, hyphenation,
     /// insertion, omission, plural, repetition, replacement, subdomain, transposition,
     /// vowel-swap, various, dictionary, tld-swap. Default: all but dictionary and tld-swap.
@@ -41,7 +48,7 @@ pub struct PermuteArgs {
 
     /// Run every fuzzer, dictionary and TLD swap with their built-in lists included.
     #[arg(long, conflicts_with = "fuzzers")]
-    pub all: bool,
+    pub all_fuzzers: bool,
 }
 
 /// Output format of `vigie permute`.
@@ -64,7 +71,7 @@ fn parse_fuzzer(name: &str) -> Result<Fuzzer, String> {
 
 /// Runs `vigie permute`: generates the names and writes them to standard output.
 pub fn run(args: &PermuteArgs) -> anyhow::Result<()> {
-    let options = options_from(args)?;
+    let options = options_from(&args.fuzzers)?;
     let permutations = permute(&args.domain, &options)?;
 
     let stdout = io::stdout();
@@ -77,9 +84,9 @@ pub fn run(args: &PermuteArgs) -> anyhow::Result<()> {
 }
 
 /// Builds the generation options from the arguments, reading the word and TLD files.
-pub fn options_from(args: &PermuteArgs) -> anyhow::Result<PermuteOptions> {
+pub fn options_from(args: &FuzzerArgs) -> anyhow::Result<PermuteOptions> {
     let mut options = PermuteOptions {
-        fuzzers: if args.all {
+        fuzzers: if args.all_fuzzers {
             Fuzzer::ALL.to_vec()
         } else {
             args.fuzzers.clone()
@@ -253,20 +260,20 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(args.format, OutputFormat::Json);
-        assert_eq!(args.fuzzers, [Fuzzer::VowelSwap, Fuzzer::TldSwap]);
+        assert_eq!(args.fuzzers.fuzzers, [Fuzzer::VowelSwap, Fuzzer::TldSwap]);
 
         let error = parse(&["example.com", "--fuzzer", "typo"]).unwrap_err();
         assert!(
             error.to_string().contains("unknown fuzzer \"typo\""),
             "{error}"
         );
-        assert!(parse(&["example.com", "--all", "--fuzzer", "omission"]).is_err());
+        assert!(parse(&["example.com", "--all-fuzzers", "--fuzzer", "omission"]).is_err());
     }
 
     #[test]
     fn all_runs_every_fuzzer() {
-        let args = parse(&["example.com", "--all"]).unwrap();
-        assert_eq!(options_from(&args).unwrap().fuzzers, Fuzzer::ALL);
+        let args = parse(&["example.com", "--all-fuzzers"]).unwrap();
+        assert_eq!(options_from(&args.fuzzers).unwrap().fuzzers, Fuzzer::ALL);
     }
 
     #[test]
@@ -282,14 +289,14 @@ mod tests {
             good.to_str().unwrap(),
         ])
         .unwrap();
-        let options = options_from(&args).unwrap();
+        let options = options_from(&args.fuzzers).unwrap();
         assert_eq!(options.dictionary, ["acme"]);
         assert_eq!(options.fuzzers, [Fuzzer::Omission, Fuzzer::Dictionary]);
 
         let bad = dir.path().join("bad.txt");
         std::fs::write(&bad, "acme\nno way\n").unwrap();
         let args = parse(&["example.com", "--dictionary", bad.to_str().unwrap()]).unwrap();
-        let error = options_from(&args).unwrap_err().to_string();
+        let error = options_from(&args.fuzzers).unwrap_err().to_string();
         assert!(
             error.contains(&format!("{}:2: invalid word \"no way\"", bad.display())),
             "{error}"
@@ -297,7 +304,7 @@ mod tests {
 
         let missing = dir.path().join("missing.txt");
         let args = parse(&["example.com", "--tld-file", missing.to_str().unwrap()]).unwrap();
-        let error = options_from(&args).unwrap_err().to_string();
+        let error = options_from(&args.fuzzers).unwrap_err().to_string();
         assert!(error.contains("cannot read the TLD file"), "{error}");
     }
 

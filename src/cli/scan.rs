@@ -3,6 +3,10 @@
 //! It permutes the domain, resolves every permutation with [`Resolver::sweep`], and prints
 //! the registered ones with their records on stdout (aligned text, or one JSON object a
 //! line), then a summary on stderr. A progress bar is drawn on stderr when it is a terminal.
+//!
+//! JSON keys: `domain`, `fuzzer`, `unicode`, `a`, `aaaa`, `ns`, `mx` (arrays of text); a
+//! wildcard zone's line adds `wildcard_of` (the swept names it covers), and with `--all` an
+//! unknown name's line adds `unknown` (the reason).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -11,8 +15,9 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::permute::{FuzzerArgs, options_from};
 use crate::config::DnsConfig;
-use crate::domain::{Permutation, PermuteOptions, permute};
+use crate::domain::{Permutation, permute};
 use crate::net::dns::{Records, Resolution, Resolver, SweepReport};
 
 /// Arguments of `vigie scan`.
@@ -40,6 +45,9 @@ pub struct ScanArgs {
     /// Also print the names whose resolution failed (SERVFAIL, timeout), with the reason.
     #[arg(long)]
     pub all: bool,
+
+    #[command(flatten)]
+    pub fuzzers: FuzzerArgs,
 }
 
 /// Output format of `vigie scan`.
@@ -66,7 +74,8 @@ pub struct ScanSummary {
 
 /// Runs `vigie scan`.
 pub async fn run(args: &ScanArgs) -> anyhow::Result<()> {
-    let permutations = permute(&args.domain, &PermuteOptions::default())
+    let options = options_from(&args.fuzzers)?;
+    let permutations = permute(&args.domain, &options)
         .with_context(|| format!("cannot generate the lookalikes of {:?}", args.domain))?;
     let candidates = permutations
         .iter()

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use super::error::{ConfigError, ConfigErrors};
+use super::nrd;
 use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
 
-const ROOT_KEYS: &[&str] = &["daemon", "dns", "lookalike", "dispatcher", "sinks"];
+const ROOT_KEYS: &[&str] = &["daemon", "dns", "lookalike", "dispatcher", "sinks", "nrd"];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
 /// users can read), which do not stop the daemon.
@@ -90,6 +91,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         lookalike: main.lookalike,
         dispatcher: main.dispatcher,
         sinks: main.sinks,
+        nrd: main.nrd,
         watchlists,
     };
     Ok(Loaded { config, warnings })
@@ -102,6 +104,7 @@ struct MainFile {
     lookalike: LookalikeConfig,
     dispatcher: super::DispatcherConfig,
     sinks: BTreeMap<String, super::SinkConfig>,
+    nrd: BTreeMap<String, super::NrdConfig>,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -120,6 +123,7 @@ fn main_file(
     let lookalike_table = reader.table(root, "lookalike", "lookalike");
     let dispatcher_table = reader.table(root, "dispatcher", "dispatcher");
     let sinks_table = reader.table(root, "sinks", "sinks");
+    let nrd_table = reader.table(root, "nrd", "nrd");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -133,6 +137,7 @@ fn main_file(
         lookalike: sections::lookalike(reader, lookalike_table.as_ref(), &defaults, base),
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
         sinks,
+        nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
         sink_names,
         watchlists_dir_span,
     }
@@ -209,7 +214,11 @@ fn watchlist_files(
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "toml") && path.is_file())
+        // A listed entry that does not exist is a dangling symlink: it is kept so that reading
+        // it reports the missing target rather than dropping a watchlist without a word.
+        .filter(|path| {
+            path.extension().is_some_and(|ext| ext == "toml") && (path.is_file() || !path.exists())
+        })
         .collect();
     files.sort();
     if files.is_empty() {

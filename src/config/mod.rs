@@ -14,9 +14,11 @@ use crate::model::Severity;
 mod error;
 mod load;
 mod names;
+mod nrd;
 mod secrets;
 mod sections;
 mod sinks;
+mod tls;
 mod tree;
 mod watchlist;
 
@@ -40,8 +42,32 @@ pub struct Config {
     pub dispatcher: DispatcherConfig,
     /// Alert sinks by name.
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// `[nrd.NAME]`: lists of newly registered domains, by name.
+    pub nrd: BTreeMap<String, NrdConfig>,
     /// Every watchlist file, sorted by file name.
     pub watchlists: Vec<Watchlist>,
+}
+
+/// `[nrd.NAME]`: one list of newly registered domains, one domain a line, plain or gzip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NrdConfig {
+    pub name: String,
+    pub location: NrdLocation,
+    /// Time between two reads of the list, in seconds. Default: 3600.
+    pub interval_secs: u64,
+    /// Largest list accepted, in bytes, after decompression. Default: 268435456 (256 MiB).
+    pub max_bytes: u64,
+    /// Time allowed for one download, in seconds. Default: 120.
+    pub timeout_secs: u64,
+}
+
+/// Where a list of newly registered domains is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NrdLocation {
+    /// An http or https URL; `{date}` in it is replaced by the current UTC date (YYYY-MM-DD).
+    Url(String),
+    /// A local file, relative paths taken from the folder of `vigie.toml`.
+    Path(PathBuf),
 }
 
 impl Config {
@@ -153,6 +179,31 @@ pub struct SmtpSinkConfig {
     pub to: Vec<String>,
     /// Time allowed for one SMTP exchange, in seconds. Default: 30.
     pub timeout_secs: u64,
+    /// `ca_file`: private CA certificates trusted for the relay on top of the webpki-roots
+    /// (Mozilla) set, for `starttls` and `tls`. Default: none, only webpki-roots.
+    pub ca_file: Option<CaFile>,
+    /// `tls_server_name`: DNS name or IP address that the relay's certificate must carry, and
+    /// the SNI sent; for a relay reached by an IP address or another alias. Default: `host`.
+    pub tls_server_name: Option<String>,
+}
+
+/// A PEM file of CA certificates, read and checked when the config loads.
+#[derive(Clone)]
+pub struct CaFile {
+    /// Path as resolved: a relative `ca_file` is joined to the folder of `vigie.toml`.
+    pub path: PathBuf,
+    /// The certificates in file order, DER-encoded; at least one.
+    pub certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+impl fmt::Debug for CaFile {
+    /// Shows the path and the number of certificates instead of their bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaFile")
+            .field("path", &self.path)
+            .field("certificates", &self.certificates.len())
+            .finish()
+    }
 }
 
 /// `security` of an SMTP sink: `"plain"`, `"starttls"` or `"tls"`.

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::names::check_mail_address;
 use super::secrets::{EnvLookup, SecretKeys, read_secret};
+use super::tls;
 use super::tree::{Reader, Table};
 use super::{SinkConfig, SmtpSecurity, SmtpSinkConfig, WebhookSinkConfig};
 
@@ -20,6 +21,8 @@ const SMTP_KEYS: &[&str] = &[
     "from",
     "to",
     "timeout_secs",
+    "ca_file",
+    "tls_server_name",
 ];
 const WEBHOOK_KEYS: &[&str] = &[
     "type",
@@ -137,6 +140,15 @@ fn smtp(
     }
     let to = recipients(reader, table);
     let timeout_secs = reader.integer(table, "timeout_secs", 30, (1, 600), "seconds");
+    let (ca_file, tls_server_name) = if security == SmtpSecurity::Plain {
+        tls::reject_with_plain(reader, table);
+        (None, None)
+    } else {
+        (
+            tls::ca_file(reader, table, base),
+            tls::server_name(reader, table),
+        )
+    };
 
     Some(SmtpSinkConfig {
         host: host?.0,
@@ -147,6 +159,8 @@ fn smtp(
         from: from?.0,
         to,
         timeout_secs,
+        ca_file,
+        tls_server_name,
     })
 }
 
@@ -242,6 +256,21 @@ fn check_url(
     span: &std::ops::Range<usize>,
 ) {
     let problem = match reqwest::Url::parse(text) {
+        Ok(url) if url.password().is_some() => {
+            reader.error(
+                span,
+                format!(
+                    "{} \"{}\" contains a password, which would be stored in the TOML and \
+                     printed with the URL",
+                    table.key_path("url"),
+                    without_user_info(text)
+                ),
+                "remove `user:password@` from the URL; receivers check vigie's requests by \
+                 their HMAC signature (secret_env or secret_file)"
+                    .to_string(),
+            );
+            return;
+        }
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => return,
         Ok(url) => format!("scheme \"{}\" is not http or https", url.scheme()),
         Err(error) => error.to_string(),
@@ -249,10 +278,24 @@ fn check_url(
     reader.error(
         span,
         format!(
-            "invalid URL \"{text}\" in {}: {problem}",
+            "invalid URL \"{}\" in {}: {problem}",
+            without_user_info(text),
             table.key_path("url")
         ),
         "write a full http or https URL, such as \"https://soc.example.com/hooks/vigie\""
             .to_string(),
     );
+}
+
+/// Replaces the `user:password@` part of a URL's authority with `***@`, so that a message
+/// can quote the URL without its credentials.
+fn without_user_info(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => text.to_string(),
+    }
 }

@@ -158,6 +158,17 @@ fn domain(
         }
     };
 
+    // A public suffix cannot be permuted, and as a legitimate domain it would silence every
+    // finding under it.
+    if let Err(error) = crate::domain::split(&name) {
+        reader.error(
+            &span,
+            format!("{}: \"{name}\": {}", table.key_path("name"), error.reason),
+            "write the registrable domain the brand owns, such as \"example.co.uk\"".to_string(),
+        );
+        return None;
+    }
+
     let (line, _) = reader.source.place(span.start);
     let here = format!("{}:{line}", reader.source.path.display());
     if let Some(first) = context.seen_domains.get(&name) {

@@ -69,6 +69,9 @@ pub enum DnsError {
          set [dns] nameservers to one or more host:port"
     )]
     SystemConfig(String),
+    /// hickory-resolver rejected the configuration built from `[dns]`.
+    #[error("cannot set up the DNS resolver from [dns]: {0}; check [dns] nameservers")]
+    Build(String),
     /// A setting of `[dns]` is out of range.
     #[error("invalid [dns] {field}: {reason}")]
     InvalidSetting {
@@ -83,8 +86,9 @@ pub struct SweepEntry {
     /// The name as given to [`Resolver::sweep`].
     pub name: String,
     pub resolution: Resolution,
-    /// The registrable domain whose wildcard covers this name, when there is one. Such a name
-    /// resolves through the wildcard and is not a registration of its own.
+    /// The zone whose wildcard covers this name, when there is one: the registrable domain of
+    /// a subdomain, or the public suffix of a registrable name. Such a name resolves through
+    /// the wildcard and is not a registration of its own.
     pub wildcard_zone: Option<String>,
 }
 
@@ -101,7 +105,8 @@ impl SweepEntry {
 pub struct SweepReport {
     /// One entry per distinct input name, in input order.
     pub entries: Vec<SweepEntry>,
-    /// Registrable domains found to be wildcard zones, with the records a random label gets.
+    /// Zones (registrable domains or public suffixes) found to be wildcards, with the records
+    /// a random label gets.
     pub wildcard_zones: BTreeMap<String, Records>,
     /// DNS queries the sweep sent (one per record type asked, retries not counted).
     pub queries: u64,
@@ -151,7 +156,7 @@ impl Resolver {
             TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default())
                 .with_options(resolver_options(config))
                 .build()
-                .map_err(|error| DnsError::SystemConfig(error.to_string()))?;
+                .map_err(|error| DnsError::Build(error.to_string()))?;
 
         let timeout = Duration::from_millis(config.timeout_ms);
         Ok(Resolver {
@@ -162,8 +167,8 @@ impl Resolver {
         })
     }
 
-    /// DNS queries sent since this resolver was built (one per record type asked; the
-    /// resolver's own retries are not counted).
+    /// DNS queries sent since this resolver was built: one per record type asked, plus one
+    /// for each truncated answer asked again. Retries after a timeout are not counted.
     pub fn queries_sent(&self) -> u64 {
         self.queries.load(Ordering::Relaxed)
     }
@@ -229,7 +234,8 @@ impl Resolver {
     /// Resolves every name in `names` with at most `[dns] concurrency` in flight.
     ///
     /// Duplicate names are resolved once. First, the registrable domain of each subdomain
-    /// candidate is checked for a wildcard. The candidates under a wildcard zone are still
+    /// candidate and the public suffix of each registrable candidate are checked for a
+    /// wildcard (see [`wildcard_parent`]). The candidates under a wildcard zone are still
     /// resolved, but they carry that zone in [`SweepEntry::wildcard_zone`]. `progress` is called once per name as it completes.
     pub async fn sweep<I, F>(&self, names: I, mut progress: F) -> SweepReport
     where
@@ -251,7 +257,7 @@ impl Resolver {
         while let Some((index, resolution)) = results.next().await {
             let name = &names[index];
             let wildcard_zone =
-                subdomain_parent(name).filter(|zone| wildcard_zones.contains_key(zone));
+                wildcard_parent(name).filter(|zone| wildcard_zones.contains_key(zone));
             let entry = SweepEntry {
                 name: name.clone(),
                 resolution,
@@ -272,7 +278,7 @@ impl Resolver {
     async fn find_wildcard_zones(&self, names: &[String]) -> BTreeMap<String, Records> {
         let parents: BTreeSet<String> = names
             .iter()
-            .filter_map(|name| subdomain_parent(name))
+            .filter_map(|name| wildcard_parent(name))
             .collect();
         let checks = parents.into_iter().map(|zone| async move {
             let records = self.wildcard(&zone).await;
@@ -288,7 +294,14 @@ impl Resolver {
             .filter_map(|(zone, records)| Some((zone, records?)))
             .collect();
         for zone in zones.keys() {
-            tracing::debug!(zone, "Wildcard zone found.");
+            if psl::suffix_str(zone) == Some(zone.as_str()) {
+                tracing::warn!(
+                    zone,
+                    "Every name under this public suffix resolves (a wildcard TLD or a resolver that rewrites NXDOMAIN); its candidates are not reported."
+                );
+            } else {
+                tracing::debug!(zone, "Wildcard zone found.");
+            }
         }
         zones
     }
@@ -328,14 +341,17 @@ enum Answer {
     Found(Vec<RData>),
     /// NXDOMAIN.
     NameNotFound,
-    /// A failure that tells nothing about the name, with the reason.
+    /// A failure that gives no information about the name, with the reason.
     Failed(String),
 }
 
 /// Sorts a UDP answer by its response code.
 fn classify_message(message: Message) -> Answer {
     match message.metadata.response_code {
-        ResponseCode::NXDomain => Answer::NameNotFound,
+        // NXDOMAIN applies to the last name of a CNAME chain (RFC 6604): a chain that starts
+        // at the asked name shows that this name exists even though its target does not.
+        ResponseCode::NXDomain if !starts_chain(&message) => Answer::NameNotFound,
+        ResponseCode::NXDomain => Answer::Found(Vec::new()),
         ResponseCode::NoError => Answer::Found(
             message
                 .answers
@@ -345,6 +361,17 @@ fn classify_message(message: Message) -> Answer {
         ),
         code => Answer::Failed(response_code_reason(code)),
     }
+}
+
+/// Tells whether an answer record is owned by the asked name.
+fn starts_chain(message: &Message) -> bool {
+    let Some(query) = message.queries.first() else {
+        return false;
+    };
+    message
+        .answers
+        .iter()
+        .any(|record| record.name == *query.name())
 }
 
 /// Maps a resolver error to an [`Answer`]: NXDOMAIN and "no data" are answers, not failures.
@@ -420,6 +447,21 @@ fn subdomain_parent(name: &str) -> Option<String> {
     (registrable != name).then(|| registrable.to_owned())
 }
 
+/// The zone whose wildcard would make `name` resolve: the registrable domain of a subdomain,
+/// or the public suffix of a registrable domain.
+///
+/// Checking the suffix too catches a resolver that rewrites NXDOMAIN into an address, and
+/// the TLDs that answer every name, under which every candidate would otherwise look
+/// registered.
+fn wildcard_parent(name: &str) -> Option<String> {
+    if let Some(parent) = subdomain_parent(name) {
+        return Some(parent);
+    }
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let suffix = psl::suffix_str(&name)?;
+    (suffix != name).then(|| suffix.to_owned())
+}
+
 /// Keeps the first occurrence of each name (compared without case or final dot).
 fn distinct<I>(names: I) -> Vec<String>
 where
@@ -457,7 +499,7 @@ fn name_server(address: &SocketAddr) -> NameServerConfig {
     server
 }
 
-/// The UDP address of each nameserver (port 53 unless its configuration says otherwise).
+/// The UDP address of each nameserver (port 53 unless its configuration sets another).
 fn server_addresses(servers: &[NameServerConfig]) -> Vec<SocketAddr> {
     servers
         .iter()

@@ -31,12 +31,13 @@ const EDNS_PAYLOAD: u16 = 1232;
 type Pending = Mutex<HashMap<u16, (Query, oneshot::Sender<Message>)>>;
 
 struct Channel {
+    ipv4: bool,
     socket: Arc<UdpSocket>,
     pending: Arc<Pending>,
     receiver: JoinHandle<()>,
 }
 
-/// Why a UDP exchange gave no usable answer.
+/// Failure of a UDP exchange that gave no usable answer.
 pub(crate) enum UdpFailure {
     /// No answer within the timeout, on every attempt.
     TimedOut,
@@ -45,6 +46,11 @@ pub(crate) enum UdpFailure {
 }
 
 /// Shared sockets sending queries to `servers`, opened on first use.
+///
+/// NOTE: the sockets keep their source ports for the transport's life, so an off-path
+/// forger has to guess the 16-bit message ID and one of four ports, not a fresh port per
+/// query as with hickory-resolver. Answers must also come from a configured server and
+/// repeat the question.
 pub(crate) struct UdpTransport {
     servers: Vec<SocketAddr>,
     timeout: Duration,
@@ -77,9 +83,16 @@ impl UdpTransport {
         let query = Query::query(name.clone(), record_type);
 
         for attempt in 0..self.attempts as usize {
-            let turn = self.next.fetch_add(1, Ordering::Relaxed);
-            let channel = &channels[turn % channels.len()];
+            // NOTE: every query starts with the first server, so a dead first server costs
+            // each query one timeout (hickory-resolver's pool would learn to skip it).
             let server = self.servers[attempt % self.servers.len()];
+            // Channels come in runs of SOCKETS of one family (see open_channels).
+            let start = channels
+                .iter()
+                .position(|channel| channel.ipv4 == server.is_ipv4())
+                .unwrap_or(0);
+            let turn = self.next.fetch_add(1, Ordering::Relaxed);
+            let channel = &channels[start + turn % SOCKETS];
 
             let (id, answer) = register(&channel.pending, &query);
             let request = request_bytes(id, &query).map_err(UdpFailure::Io)?;
@@ -141,16 +154,19 @@ fn request_bytes(id: u16, query: &Query) -> Result<Vec<u8>, String> {
         .map_err(|error| format!("cannot encode the query for {}: {error}", query.name()))
 }
 
+/// Opens [`SOCKETS`] sockets for each address family of `servers`.
 async fn open_channels(servers: &[SocketAddr]) -> Result<Vec<Channel>, UdpFailure> {
     let servers: Arc<[SocketAddr]> = servers.into();
-    let mut channels = Vec::with_capacity(SOCKETS);
-    for _ in 0..SOCKETS {
-        // One address family for all servers is the common case; bind to the first's.
-        let local: SocketAddr = if servers[0].is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            ([0u16; 8], 0).into()
-        };
+    let mut locals: Vec<SocketAddr> = Vec::new();
+    if servers.iter().any(SocketAddr::is_ipv4) {
+        locals.push(([0, 0, 0, 0], 0).into());
+    }
+    if servers.iter().any(SocketAddr::is_ipv6) {
+        locals.push(([0u16; 8], 0).into());
+    }
+
+    let mut channels = Vec::with_capacity(SOCKETS * locals.len());
+    for local in locals.iter().flat_map(|local| [*local; SOCKETS]) {
         let socket = UdpSocket::bind(local)
             .await
             .map_err(|error| UdpFailure::Io(format!("cannot open a UDP socket: {error}")))?;
@@ -158,6 +174,7 @@ async fn open_channels(servers: &[SocketAddr]) -> Result<Vec<Channel>, UdpFailur
         let pending: Arc<Pending> = Arc::default();
         let receiver = tokio::spawn(receive(socket.clone(), pending.clone(), servers.clone()));
         channels.push(Channel {
+            ipv4: local.is_ipv4(),
             socket,
             pending,
             receiver,
@@ -175,9 +192,10 @@ async fn receive(socket: Arc<UdpSocket>, pending: Arc<Pending>, servers: Arc<[So
         let (length, source) = match socket.recv_from(&mut buffer).await {
             Ok(received) => received,
             Err(error) => {
-                // ICMP errors (port unreachable) surface here on some systems; the waiting
-                // query then times out and is retried.
+                // ICMP errors (port unreachable) can surface here; the waiting query then
+                // times out and is retried. The pause keeps a lasting error from spinning.
                 tracing::debug!(%error, "UDP receive failed.");
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };

@@ -16,9 +16,10 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::SourceContext;
-use crate::config::{Config, LookalikeConfig, Watchlist};
+use crate::config::{Config, LegitDomain, LookalikeConfig, Watchlist};
+use crate::detect::{BrandSpec, Match, Matcher, severity_for};
 use crate::domain::{Fuzzer, Permutation, PermuteOptions, permute};
-use crate::model::{Finding, Indicator, IndicatorKind, Severity};
+use crate::model::{Finding, Indicator, IndicatorKind};
 use crate::net::dns::{Records, Resolution, Resolver};
 use crate::pipeline::{self, Submitted};
 
@@ -124,6 +125,8 @@ pub enum SweepError {
     Permute { domain: String, reason: String },
     #[error("cannot read {path}: {error}")]
     WordList { path: String, error: std::io::Error },
+    #[error("the watchlist does not compile into a matcher: {0}")]
+    Matcher(String),
     #[error("cannot build the DNS resolver: {0}")]
     Resolver(String),
     #[error(transparent)]
@@ -196,7 +199,19 @@ pub async fn sweep_watchlist(
     config: &Config,
     watchlist: &Watchlist,
 ) -> Result<(SweepStats, Vec<Candidate>), SweepError> {
-    let candidates = candidates_for(watchlist)?;
+    // Permuting a large watchlist takes seconds of CPU. Between two domains the task yields
+    // and checks for shutdown: a task busy in synchronous code cannot be aborted, and the
+    // runtime waits for it before the process exits.
+    let options = permute_options(&watchlist.lookalike)?;
+    let mut seen = BTreeSet::new();
+    let mut candidates = Vec::new();
+    for legit in watchlist.domains.iter().filter(|d| d.watch) {
+        tokio::task::yield_now().await;
+        if ctx.shutdown.is_cancelled() {
+            return Err(SweepError::Shutdown);
+        }
+        add_candidates(watchlist, legit, &options, &mut seen, &mut candidates)?;
+    }
     resolve_and_submit(ctx, config, watchlist, candidates).await
 }
 
@@ -207,25 +222,37 @@ pub fn candidates_for(watchlist: &Watchlist) -> Result<Vec<Candidate>, SweepErro
     let mut seen = BTreeSet::new();
     let mut candidates = Vec::new();
     for legit in watchlist.domains.iter().filter(|d| d.watch) {
-        let permutations = permute(&legit.name, &options).map_err(|e| SweepError::Permute {
-            domain: legit.name.clone(),
-            reason: e.to_string(),
-        })?;
-        for Permutation { domain, fuzzer } in permutations {
-            if pipeline::is_legitimate(watchlist, &domain)
-                || pipeline::is_allow_listed(watchlist, &domain)
-                || !seen.insert(domain.clone())
-            {
-                continue;
-            }
-            candidates.push(Candidate {
-                domain,
-                fuzzer,
-                imitates: legit.name.clone(),
-            });
-        }
+        add_candidates(watchlist, legit, &options, &mut seen, &mut candidates)?;
     }
     Ok(candidates)
+}
+
+/// Appends the candidates made from one legitimate domain that are not in `seen`.
+fn add_candidates(
+    watchlist: &Watchlist,
+    legit: &LegitDomain,
+    options: &PermuteOptions,
+    seen: &mut BTreeSet<String>,
+    candidates: &mut Vec<Candidate>,
+) -> Result<(), SweepError> {
+    let permutations = permute(&legit.name, options).map_err(|e| SweepError::Permute {
+        domain: legit.name.clone(),
+        reason: e.to_string(),
+    })?;
+    for Permutation { domain, fuzzer } in permutations {
+        if pipeline::is_legitimate(watchlist, &domain)
+            || pipeline::is_allow_listed(watchlist, &domain)
+            || !seen.insert(domain.clone())
+        {
+            continue;
+        }
+        candidates.push(Candidate {
+            domain,
+            fuzzer,
+            imitates: legit.name.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// Builds permutation options from a `[lookalike]` section, reading its word lists.
@@ -281,6 +308,8 @@ async fn resolve_and_submit(
     candidates: Vec<Candidate>,
 ) -> Result<(SweepStats, Vec<Candidate>), SweepError> {
     let resolver = Resolver::new(&config.dns).map_err(|e| SweepError::Resolver(e.to_string()))?;
+    let matcher = Matcher::compile(&[BrandSpec::from(watchlist)])
+        .map_err(|e| SweepError::Matcher(e.to_string()))?;
     let names: Vec<String> = candidates.iter().map(|c| c.domain.clone()).collect();
     let by_name: HashMap<&str, &Candidate> =
         candidates.iter().map(|c| (c.domain.as_str(), c)).collect();
@@ -319,8 +348,14 @@ async fn resolve_and_submit(
                 if ctx.shutdown.is_cancelled() {
                     return Err(SweepError::Shutdown);
                 }
-                let finding =
-                    finding_for(watchlist, candidate, &records, OffsetDateTime::now_utc());
+                let matched = matcher.check(&candidate.domain);
+                let finding = finding_for(
+                    watchlist,
+                    candidate,
+                    matched.as_ref(),
+                    &records,
+                    OffsetDateTime::now_utc(),
+                );
                 if let Submitted::Recorded { alerted: true, .. } =
                     ctx.pipeline.submit(finding).await?
                 {
@@ -336,23 +371,39 @@ async fn resolve_and_submit(
 pub fn finding_for(
     watchlist: &Watchlist,
     candidate: &Candidate,
+    matched: Option<&Match>,
     records: &Records,
     now: OffsetDateTime,
 ) -> Finding {
-    let score = score(candidate.fuzzer, records);
     let unicode = idna::domain_to_unicode(&candidate.domain).0;
-    let mut reasons = vec![format!(
-        "{} of {} ({})",
-        candidate.fuzzer.as_str(),
-        candidate.imitates,
-        describe(candidate.fuzzer)
-    )];
+    let mut techniques = vec![candidate.fuzzer.as_str().to_string()];
+    let (base, mut reasons) = match matched {
+        Some(found) => {
+            for kind in &found.kinds {
+                let kind = kind.as_str().to_string();
+                if !techniques.contains(&kind) {
+                    techniques.push(kind);
+                }
+            }
+            (found.score, found.reasons.clone())
+        }
+        None => (
+            fallback_score(candidate.fuzzer),
+            vec![format!(
+                "{} of {} ({})",
+                candidate.fuzzer.as_str(),
+                candidate.imitates,
+                describe(candidate.fuzzer)
+            )],
+        ),
+    };
     if !records.mx.is_empty() {
         reasons.push("has MX records: it can send and receive mail".to_string());
     }
     if !records.a.is_empty() || !records.aaaa.is_empty() {
         reasons.push("has address records: it can serve web pages".to_string());
     }
+    let score = score(base, records);
 
     let mut indicators = vec![Indicator::new(IndicatorKind::Domain, &candidate.domain)];
     for ip in records.a.iter().chain(records.aaaa.iter()) {
@@ -373,7 +424,7 @@ pub fn finding_for(
         watchlist: watchlist.id.clone(),
         subject: candidate.domain.clone(),
         imitates: candidate.imitates.clone(),
-        techniques: vec![candidate.fuzzer.as_str().to_string()],
+        techniques,
         reasons,
         severity: severity_for(score),
         score,
@@ -405,38 +456,34 @@ fn describe(fuzzer: Fuzzer) -> &'static str {
     }
 }
 
-/// Scores a registered lookalike: how deceptive the technique is, plus what the records let
-/// an attacker do (mail, web).
-pub fn score(fuzzer: Fuzzer, records: &Records) -> u8 {
-    let base: u8 = match fuzzer {
+/// Scores a lookalike the matcher does not flag (a name made by a fuzzer that the
+/// matcher judges too weak on its own, such as some subdomain splits), by its technique.
+fn fallback_score(fuzzer: Fuzzer) -> u8 {
+    match fuzzer {
         Fuzzer::Homoglyph | Fuzzer::Cyrillic => 65,
         Fuzzer::Dictionary | Fuzzer::TldSwap | Fuzzer::Various => 55,
         Fuzzer::Subdomain => 35,
         _ => 50,
-    };
-    let mut score = base;
-    if !records.mx.is_empty() {
-        score += 15;
     }
-    if !records.a.is_empty() || !records.aaaa.is_empty() {
-        score += 10;
-    }
-    score.min(100)
 }
 
-/// Maps a score to a severity: 85 and up critical, 70 high, 50 medium, below low.
-pub fn severity_for(score: u8) -> Severity {
-    match score {
-        85.. => Severity::Critical,
-        70..=84 => Severity::High,
-        50..=69 => Severity::Medium,
-        _ => Severity::Low,
+/// Scores a registered lookalike: how close the name is to the brand (the matcher's score),
+/// plus what its records let an attacker do: 10 for mail (MX), 5 for web (A or AAAA).
+pub fn score(base: u8, records: &Records) -> u8 {
+    let mut score = u16::from(base);
+    if !records.mx.is_empty() {
+        score += 10;
     }
+    if !records.a.is_empty() || !records.aaaa.is_empty() {
+        score += 5;
+    }
+    score.min(100) as u8
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Severity;
 
     #[test]
     fn mail_capable_homoglyph_is_critical() {
@@ -445,16 +492,17 @@ mod tests {
             mx: BTreeSet::from(["mx.examp1e.test".to_string()]),
             ..Records::default()
         };
+        assert_eq!(severity_for(score(85, &records)), Severity::Critical);
+        assert_eq!(score(95, &records), 100);
         assert_eq!(
-            severity_for(score(Fuzzer::Homoglyph, &records)),
-            Severity::Critical
-        );
-        assert_eq!(
-            severity_for(score(Fuzzer::Subdomain, &Records::default())),
+            severity_for(score(
+                fallback_score(Fuzzer::Subdomain),
+                &Records::default()
+            )),
             Severity::Low
         );
         assert_eq!(
-            severity_for(score(Fuzzer::Omission, &Records::default())),
+            severity_for(score(fallback_score(Fuzzer::Omission), &Records::default())),
             Severity::Medium
         );
     }

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::pipeline::Pipeline;
 
 pub mod lookalike;
+pub mod nrd;
 
 /// What every source task is started with.
 #[derive(Clone)]

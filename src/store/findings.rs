@@ -41,7 +41,9 @@ impl Store {
     ) -> Result<Recorded, StoreError> {
         let sinks: BTreeSet<&str> = sinks.iter().map(String::as_str).collect();
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        // IMMEDIATE takes the write lock up front, so another connection on the same file
+        // makes this one wait (busy timeout) instead of failing when a read turns into a write.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
 
         let recorded = match load_previous(&tx, &finding.fingerprint)? {
             None => record_new(&tx, finding, &sinks, render)?,

@@ -27,7 +27,8 @@ impl Store {
         now: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<OutboxAlert>, StoreError> {
-        self.query_outbox(
+        self.query_due(
+            now,
             "delivered_at IS NULL AND next_attempt_at <= ?1
              ORDER BY created_at, id LIMIT ?2",
             params![to_millis(now), limit_param(limit)],
@@ -42,7 +43,8 @@ impl Store {
         now: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<OutboxAlert>, StoreError> {
-        self.query_outbox(
+        self.query_due(
+            now,
             "delivered_at IS NULL AND next_attempt_at <= ?1
                  AND sink IN (SELECT value FROM json_each(?3))
              ORDER BY created_at, id LIMIT ?2",
@@ -164,24 +166,60 @@ impl Store {
         let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {condition}");
         let mut statement = conn.prepare(&sql)?;
         let rows = statement.query_map(params, read_alert)?;
-        rows.map(|row| row?).collect()
+        rows.map(|row| row?.1).collect()
+    }
+
+    /// Like `query_outbox`, for rows to deliver: a row whose payload does not decode is
+    /// logged and put back by [`DAMAGED_ROW_RETRY`] rather than failing the whole batch, so
+    /// that one damaged row does not hold back every other alert.
+    fn query_due(
+        &self,
+        now: OffsetDateTime,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<OutboxAlert>, StoreError> {
+        let conn = self.lock();
+        let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {condition}");
+        let mut statement = conn.prepare(&sql)?;
+        let mut alerts = Vec::new();
+        let mut damaged = Vec::new();
+        for row in statement.query_map(params, read_alert)? {
+            match row? {
+                (_, Ok(alert)) => alerts.push(alert),
+                (id, Err(error)) => damaged.push((id, error.to_string())),
+            }
+        }
+        for (id, error) in damaged {
+            tracing::error!(row = id, %error, "Outbox row cannot be sent; retrying it later.");
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3
+                 WHERE id = ?1",
+                params![id, error, to_millis(now + DAMAGED_ROW_RETRY)],
+            )?;
+        }
+        Ok(alerts)
     }
 }
 
-fn read_alert(row: &Row<'_>) -> rusqlite::Result<Result<OutboxAlert, StoreError>> {
+/// Delay before a row whose payload does not decode is read again.
+const DAMAGED_ROW_RETRY: time::Duration = time::Duration::hours(1);
+
+/// Reads one outbox row, with its id apart so that a row that does not decode can be named.
+fn read_alert(row: &Row<'_>) -> rusqlite::Result<(i64, Result<OutboxAlert, StoreError>)> {
     let id: i64 = row.get(0)?;
     let payload: String = row.get(4)?;
     let payload = match serde_json::from_str(&payload) {
         Ok(payload) => payload,
         Err(error) => {
-            return Ok(Err(StoreError::Corrupt {
+            let error = StoreError::Corrupt {
                 column: "payload",
                 row: format!("outbox row {id}"),
                 reason: error.to_string(),
-            }));
+            };
+            return Ok((id, Err(error)));
         }
     };
-    Ok(Ok(OutboxAlert {
+    let alert = OutboxAlert {
         id,
         finding_id: row.get(1)?,
         sink: row.get(2)?,
@@ -192,7 +230,8 @@ fn read_alert(row: &Row<'_>) -> rusqlite::Result<Result<OutboxAlert, StoreError>
         next_attempt_at: from_millis(row.get(7)?),
         last_error: row.get(8)?,
         delivered_at: row.get::<_, Option<i64>>(9)?.map(from_millis),
-    }))
+    };
+    Ok((id, Ok(alert)))
 }
 
 fn count(value: i64) -> u64 {

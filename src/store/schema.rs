@@ -82,7 +82,13 @@ pub fn migrate(conn: &mut Connection, path: &str) -> Result<(), StoreError> {
 
     for (index, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = index as u32 + 1;
-        let tx = conn.transaction()?;
+        // IMMEDIATE and a second read of the version: another process opening the same new
+        // file may have applied this step while this one waited for the write lock.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: u32 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if current >= version {
+            continue;
+        }
         tx.execute_batch(step)
             .and_then(|()| tx.pragma_update(None, "user_version", version))
             .map_err(|source| StoreError::Migration {

@@ -3,6 +3,10 @@
 //! free at start, with configs, queues, logs and mail in a temporary folder, so several
 //! instances can run side by side. The servers are stopped by pid when the value is dropped.
 //!
+//! [`MailServers::with_tls`] adds two Postfix listeners that present a given certificate: one
+//! that offers STARTTLS and one that speaks TLS from the first byte (wrapper mode, as on port
+//! 465). The first listener never offers STARTTLS.
+//!
 //! Needs the Debian packages postfix, dovecot-imapd and dovecot-lmtpd, and root (Postfix and
 //! Dovecot switch to their own users).
 
@@ -126,6 +130,44 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 "#;
 
+/// Postfix listeners added by [`MailServers::with_tls`]. Postfix reads the certificate and
+/// key as root before it drops privileges, so they can stay private to root. Both listeners
+/// record the TLS version and cipher in the `Received` header, so a test can read from the
+/// delivered mail whether it travelled over TLS.
+const POSTFIX_MASTER_CF_TLS: &str = r#"127.0.0.1:@STARTTLS_PORT@ inet n - n - - smtpd
+  -o smtpd_tls_security_level=may
+  -o smtpd_tls_cert_file=@RUN@/tls/server.pem
+  -o smtpd_tls_key_file=@RUN@/tls/server.key
+  -o smtpd_tls_received_header=yes
+  -o smtpd_tls_loglevel=1
+127.0.0.1:@TLS_PORT@ inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_cert_file=@RUN@/tls/server.pem
+  -o smtpd_tls_key_file=@RUN@/tls/server.key
+  -o smtpd_tls_received_header=yes
+  -o smtpd_tls_loglevel=1
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+"#;
+
+/// A certificate chain and private key, PEM-encoded, for the TLS listeners.
+#[derive(Clone)]
+pub struct ServerTls {
+    /// The server certificate first, then any intermediate CA certificates.
+    pub chain_pem: String,
+    /// The private key of the server certificate.
+    pub key_pem: String,
+}
+
+/// Ports of the listeners added by [`MailServers::with_tls`].
+#[derive(Debug, Clone, Copy)]
+pub struct TlsPorts {
+    /// Plain SMTP that offers STARTTLS (`smtpd_tls_security_level = may`).
+    pub starttls: u16,
+    /// SMTP inside TLS from the first byte (`smtpd_tls_wrappermode = yes`).
+    pub tls: u16,
+}
+
 static INSTANCES: AtomicUsize = AtomicUsize::new(0);
 
 /// One Postfix + Dovecot pair. Created stopped by [`MailServers::new`], so a test can aim a
@@ -136,6 +178,9 @@ pub struct MailServers {
     pub imap_port: u16,
     pub lmtp_port: u16,
     pub auth_port: u16,
+    /// Set by [`MailServers::with_tls`] only.
+    pub tls_ports: Option<TlsPorts>,
+    tls: Option<ServerTls>,
     dovecot_started: bool,
     postfix_started: bool,
 }
@@ -143,6 +188,16 @@ pub struct MailServers {
 impl MailServers {
     /// Picks free ports and renders the configs; starts nothing.
     pub fn new() -> MailServers {
+        MailServers::build(None)
+    }
+
+    /// Same as [`MailServers::new`], plus a STARTTLS listener and an implicit-TLS listener
+    /// that present `tls`; their ports are in [`MailServers::tls_ports`].
+    pub fn with_tls(tls: ServerTls) -> MailServers {
+        MailServers::build(Some(tls))
+    }
+
+    fn build(tls: Option<ServerTls>) -> MailServers {
         for binary in ["postfix", "dovecot"] {
             assert!(
                 find_binary(binary).is_some(),
@@ -153,13 +208,26 @@ impl MailServers {
             .prefix("vigie-mail-")
             .tempdir()
             .expect("create a temporary folder for the mail servers");
-        let [smtp_port, imap_port, lmtp_port, auth_port] = free_ports();
+        let [
+            smtp_port,
+            imap_port,
+            lmtp_port,
+            auth_port,
+            starttls,
+            tls_port,
+        ] = free_ports();
+        let tls_ports = tls.as_ref().map(|_| TlsPorts {
+            starttls,
+            tls: tls_port,
+        });
         let servers = MailServers {
             dir,
             smtp_port,
             imap_port,
             lmtp_port,
             auth_port,
+            tls_ports,
+            tls,
             dovecot_started: false,
             postfix_started: false,
         };
@@ -174,6 +242,25 @@ impl MailServers {
         servers
     }
 
+    /// Port of the STARTTLS listener. Panics unless built by [`MailServers::with_tls`].
+    pub fn starttls_port(&self) -> u16 {
+        self.tls_ports
+            .expect("no TLS listeners: build the servers with MailServers::with_tls")
+            .starttls
+    }
+
+    /// Port of the implicit-TLS listener. Panics unless built by [`MailServers::with_tls`].
+    pub fn tls_port(&self) -> u16 {
+        self.tls_ports
+            .expect("no TLS listeners: build the servers with MailServers::with_tls")
+            .tls
+    }
+
+    /// Returns the Postfix log so far (`maillog_file`), empty when there is none yet.
+    pub fn postfix_log(&self) -> String {
+        read(&self.run_dir().join("postfix.log"))
+    }
+
     fn run_dir(&self) -> &Path {
         self.dir.path()
     }
@@ -184,6 +271,10 @@ impl MailServers {
             std::process::id(),
             INSTANCES.fetch_add(1, Ordering::Relaxed)
         );
+        let ports = self.tls_ports.unwrap_or(TlsPorts {
+            starttls: 0,
+            tls: 0,
+        });
         let render = |template: &str| {
             template
                 .replace("@RUN@", &self.run_dir().display().to_string())
@@ -192,6 +283,8 @@ impl MailServers {
                 .replace("@IMAP_PORT@", &self.imap_port.to_string())
                 .replace("@LMTP_PORT@", &self.lmtp_port.to_string())
                 .replace("@AUTH_PORT@", &self.auth_port.to_string())
+                .replace("@STARTTLS_PORT@", &ports.starttls.to_string())
+                .replace("@TLS_PORT@", &ports.tls.to_string())
         };
         let run = self.run_dir();
         for folder in ["postfix/conf", "postfix/queue", "mail"] {
@@ -199,11 +292,15 @@ impl MailServers {
         }
         std::fs::write(run.join("dovecot.conf"), render(DOVECOT_CONF)).unwrap();
         std::fs::write(run.join("postfix/conf/main.cf"), render(POSTFIX_MAIN_CF)).unwrap();
-        std::fs::write(
-            run.join("postfix/conf/master.cf"),
-            render(POSTFIX_MASTER_CF),
-        )
-        .unwrap();
+        let mut master_cf = render(POSTFIX_MASTER_CF);
+        if let Some(tls) = &self.tls {
+            std::fs::create_dir_all(run.join("tls")).unwrap();
+            std::fs::write(run.join("tls/server.pem"), &tls.chain_pem).unwrap();
+            std::fs::write(run.join("tls/server.key"), &tls.key_pem).unwrap();
+            set_mode(&run.join("tls/server.key"), 0o600);
+            master_cf.push_str(&render(POSTFIX_MASTER_CF_TLS));
+        }
+        std::fs::write(run.join("postfix/conf/master.cf"), master_cf).unwrap();
 
         // Dovecot delivers as nobody and its login processes run unprivileged: both must
         // reach into the folder that tempfile creates private to root.
@@ -261,12 +358,17 @@ impl MailServers {
             );
         }
 
-        for port in [
+        let tls_ports = self
+            .tls_ports
+            .map(|ports| [ports.starttls, ports.tls])
+            .unwrap_or_default();
+        let ports = [
             self.lmtp_port,
             self.auth_port,
             self.imap_port,
             self.smtp_port,
-        ] {
+        ];
+        for port in ports.into_iter().chain(tls_ports).filter(|port| *port != 0) {
             wait_for_port(port, Duration::from_secs(15));
         }
     }
