@@ -3,7 +3,7 @@
 //!
 //! Usage: `cargo bench --bench match_eval -- WATCHLISTS.json INPUTS.txt > RESULTS.jsonl`.
 //! WATCHLISTS.json is an array of `{id, brand, keywords: [{text, word_boundary}], legitimate,
-//! allow}`; INPUTS.txt holds one domain, host name or URL a line. Each output line is the
+//! allow}`. INPUTS.txt contains one domain, host name or URL a line. Each output line is the
 //! match as `vigie match` prints it plus `line`, or `{"line": N}` when nothing matched, or
 //! `{"line": N, "error": "..."}` for an invalid input.
 

@@ -695,3 +695,73 @@ fn real_phishing_hosts_are_flagged() {
         hosts.len()
     );
 }
+
+#[test]
+fn match_lines_counts_non_utf8_line_as_invalid() {
+    let m = build_matcher(&["example.com".to_string()], None).unwrap();
+    let input: &[u8] = b"ex\xffample.net\r\nexample.net\r\n";
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let summary = match_lines(&m, Severity::Low, input, &mut out, &mut err).unwrap();
+    assert_eq!(summary.invalid, 1);
+    assert_eq!(summary.flagged, 1);
+    assert!(
+        String::from_utf8(err)
+            .unwrap()
+            .starts_with("line 1: invalid input")
+    );
+}
+
+#[test]
+fn vigie_match_binary_reads_stdin() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["match", "--domain", "example.com", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vigie starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"example.net\nexa mple.com\nwww.example.com\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["input"], "example.net");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("line 2: invalid input \"exa mple.com\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn vigie_match_binary_exits_1_without_match() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["match", "--domain", "example.com"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("vigie starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"unrelated.org\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(output.stdout.is_empty());
+}

@@ -85,7 +85,7 @@ const RISK_WORDS: &[&str] = &[
     "webmail",
 ];
 
-/// How a pattern of the keyword automaton was derived from its keyword.
+/// Edit that derives a pattern of the keyword automaton from its keyword.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Edit {
     Exact,
@@ -191,7 +191,7 @@ impl Matcher {
         self.check_input(input).ok().flatten()
     }
 
-    /// Like [`Matcher::check`], but says why an input could not be read.
+    /// Judges one input like [`Matcher::check`], and returns why an input could not be read.
     pub fn check_input(&self, input: &str) -> Result<Option<Match>, DetectError> {
         super::scan::check_input(self, input)
     }
@@ -355,7 +355,7 @@ impl Builder {
         };
         match refs.iter_mut().find(|r| r.keyword == keyword) {
             None => refs.push(new),
-            // The same string reached by two edits keeps the one that says more: exact
+            // The same string reached by two edits keeps the more telling one: exact
             // first, then an edit that leaves the first letter alone.
             Some(old) if edit == Edit::Exact || (old.first_letter && !first_letter) => *old = new,
             Some(_) => {}
@@ -442,8 +442,8 @@ fn normalize_domain(watchlist: &str, name: &str) -> Result<LegitEntry, DetectErr
     }
 }
 
-/// Every string at one edit from `word`: one letter left out, added, replaced, or two
-/// neighbours swapped; each with whether the edit touches the first letter.
+/// Lists every string at one edit from `word`: one letter left out, added, replaced, or two
+/// neighbours swapped. Each comes with whether the edit touches the first letter.
 fn one_edit_variants(word: &str) -> Vec<(String, Edit, bool)> {
     let chars: Vec<char> = word.chars().collect();
     let mut out = Vec::new();

@@ -7,10 +7,10 @@
 //! [`Matcher::compile`] builds all indexes once, so that the cost of one check does not grow
 //! with the number of brands:
 //!
-//! - an Aho-Corasick automaton over every brand keyword in folded form (see [`fold`]: UTS #39
-//!   skeleton, phishers' digits, separators removed, repeated letters collapsed) and over every
-//!   variant of it at one edit (letter left out, added, replaced or two letters swapped), for
-//!   keywords of five folded letters or more;
+//! - an Aho-Corasick automaton over every brand keyword in folded form and over every variant
+//!   of it at one edit (letter left out, added, replaced or two letters swapped), for keywords
+//!   of five folded letters or more. Folding applies the UTS #39 skeleton and the phishers'
+//!   digits, removes separators and collapses repeated letters;
 //! - a small fixed automaton over the words that scam hosts add to a brand (`login`, `verify`,
 //!   `wallet`, ...);
 //! - hash maps of the legitimate and allow-listed domains, of the legitimate domains' labels
@@ -41,12 +41,12 @@ pub struct KeywordSpec {
     pub text: String,
     /// Whether the keyword counts only as a whole word (between label ends, hyphens or
     /// digits). Inside a longer word it then scores low. Short keywords (four folded letters
-    /// or fewer) are treated so whatever this says.
+    /// or fewer) are always treated so.
     pub word_boundary: bool,
 }
 
 impl KeywordSpec {
-    /// A keyword that matches anywhere in a label.
+    /// Makes a keyword that matches anywhere in a label.
     pub fn new(text: impl Into<String>) -> Self {
         KeywordSpec {
             text: text.into(),
@@ -55,7 +55,7 @@ impl KeywordSpec {
     }
 }
 
-/// What the matcher needs from one watchlist.
+/// Brand, keywords and domains of one watchlist, as the matcher compiles them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BrandSpec {
     /// Watchlist identifier (the watchlist file's stem).
@@ -116,7 +116,7 @@ pub enum MatchKind {
 }
 
 impl MatchKind {
-    /// The kebab-case name used in JSON and reasons.
+    /// Returns the kebab-case name used in JSON and reasons.
     pub fn as_str(self) -> &'static str {
         match self {
             MatchKind::Permutation => "permutation",
@@ -195,7 +195,7 @@ pub fn severity_for(score: u8) -> Severity {
 /// Error of the matcher: a watchlist that cannot compile, or an input that is no host name.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
-    /// An input line that holds no usable host name.
+    /// An input line that contains no usable host name.
     #[error("invalid input {input:?}: {reason}")]
     InvalidInput { input: String, reason: String },
     /// A legitimate or allow-listed domain that is not a valid domain name.
@@ -221,7 +221,7 @@ pub enum DetectError {
 }
 
 impl DetectError {
-    /// Whether the error is about one input line rather than about the watchlists.
+    /// Returns whether the error is about one input line rather than about the watchlists.
     pub fn is_invalid_input(&self) -> bool {
         matches!(self, DetectError::InvalidInput { .. })
     }

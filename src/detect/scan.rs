@@ -8,40 +8,41 @@
 //! | homoglyph with ASCII look-alikes (`paypa1`, `rnicrosoft`) | 85 |
 //! | legitimate domain written into an unrelated host | 85 |
 //! | permutation engine homoglyph, legitimate label of 7 letters or more | 85 |
+//! | brand of 7 letters or more split by dots (`myetherwa.llet.com`) | 75 |
 //! | other permutation engine output, legitimate label of 5 letters or more | 65 |
-//! | permutation engine output, legitimate label under 5 letters | 35 |
 //! | brand plus other words, at a word boundary (combosquat) | 65 |
 //! | same label under another TLD or second-level suffix | 65 |
 //! | brand keyword as the whole registrable label of a domain it does not own | 65 |
 //! | one edit from the brand, or a repeated letter, as the whole registrable label | 65 |
-//! | brand of 7 letters or more split by dots (`myetherwa.llet.com`) | 75 |
 //! | typo of the brand as a whole word plus other words | 60 |
 //! | shorter brand split by dots | 60 |
-//! | typo of a brand of 9 letters or more at one end of a longer word | 55 |
-//! | typo of a brand of 7 or 8 letters at one end of a longer word | 35 |
 //! | brand as a subdomain label of an unrelated domain | 60 |
+//! | typo of a brand of 9 letters or more at one end of a longer word | 55 |
 //! | brand inside a longer word | 55 |
+//! | permutation engine output, legitimate label under 5 letters | 35 |
+//! | same label under 5 letters under another suffix | 35 |
+//! | typo of a brand of 7 or 8 letters at one end of a longer word | 35 |
 //! | one edit at the first letter of a brand under 7 letters, as the whole label | 35 |
 //! | short or whole-word keyword inside a longer word | 25 |
 //!
 //! A word that scam hosts add (`login`, `verify`, `wallet`, ...) anywhere else in the host adds
-//! 10; a signal found only in a subdomain label loses 5.
+//! 10. A signal found only in a subdomain label loses 5.
 //!
 //! A name alone is weak evidence for a swap or a one-edit typo: other companies own
 //! `example.net` or `exampel.com` in good faith, so these start at medium and need a risk word
-//! to reach high. The lookalike source raises severity later from DNS and
-//! page content.
+//! to reach high. The lookalike source raises severity later from DNS and page content.
 
 use std::collections::HashMap;
 
 use super::fold::{Folded, describe_substitutions, fold_into, parse_input};
-use super::index::{Edit, LegitRef, MIN_TYPO_KEYWORD_LEN, Matcher, PatternRef};
+use super::index::{Edit, KeywordEntry, LegitRef, MIN_TYPO_KEYWORD_LEN, Matcher, PatternRef};
 use super::{DetectError, Match, MatchKind, severity_for};
 
 const HOMOGLYPH_UNICODE: u8 = 95;
 const HOMOGLYPH_ASCII: u8 = 85;
 const LEGITIMATE_NAME_IN_HOST: u8 = 85;
 const SWAP: u8 = 65;
+const SWAP_SHORT_LABEL: u8 = 35;
 const PERMUTATION_HOMOGLYPH: u8 = 85;
 const PERMUTATION: u8 = 65;
 const PERMUTATION_SHORT_LABEL: u8 = 35;
@@ -59,9 +60,10 @@ const SPLIT_SHORT: u8 = 60;
 /// at one end of a word too, and their pieces across dots count as high.
 const LONG_KEYWORD_LEN: usize = 7;
 
-/// A typo of a keyword this long inside a longer word is medium on its own; the chance that
-/// an unrelated word comes within one edit of nine letters or more is small.
+/// A typo of a keyword this long inside a longer word is medium on its own, because few
+/// unrelated words come within one edit of nine letters or more.
 const VERY_LONG_KEYWORD_LEN: usize = 9;
+
 const SUBDOMAIN_BRAND: u8 = 60;
 const EMBEDDED: u8 = 55;
 const EMBEDDED_SHORT: u8 = 25;
@@ -228,9 +230,12 @@ fn swap_signals(m: &Matcher, subject: &Subject, risks: &[RiskHit], out: &mut Vec
         } else {
             (MatchKind::TldSwap, "TLD swap")
         };
+        // Labels under five letters (`x`, `ing`, `rbc`) are taken under most TLDs by
+        // unrelated owners.
+        let short = legit.label.chars().count() < MIN_TYPO_KEYWORD_LEN;
         let mut signal = Signal {
             brand: at.brand,
-            score: SWAP,
+            score: if short { SWAP_SHORT_LABEL } else { SWAP },
             kind,
             reason: format!(
                 "{what} of {} (.{} for .{})",
@@ -447,6 +452,30 @@ struct Place {
     end: usize,
 }
 
+/// One keyword pattern found in one folded label, with what scoring needs to know about it.
+struct KeywordHit<'a> {
+    keyword: &'a KeywordEntry,
+    pattern: PatternRef,
+    /// The label as written (Unicode form).
+    raw: &'a str,
+    /// Whether the pattern covers the whole folded label.
+    whole: bool,
+    left: bool,
+    right: bool,
+    in_registrable: bool,
+    /// A risk word elsewhere in the host.
+    risk: Option<&'a str>,
+    /// The legitimate domain, or `brand 'x'`, for reasons.
+    target: String,
+}
+
+/// How far a signal is scored: complete, or still to get the risk-word and subdomain
+/// adjustments.
+enum Scored {
+    Complete(Signal),
+    Adjust(Signal),
+}
+
 fn keyword_signal(
     m: &Matcher,
     subject: &Subject,
@@ -459,25 +488,26 @@ fn keyword_signal(
     if subject.silenced.contains(&keyword.brand) {
         return None;
     }
-    let raw = subject.unicode[place.label];
-    let whole = place.start == 0 && place.end == folded.text.len();
-    let left = folded.is_boundary(place.start);
-    let right = folded.is_boundary(place.end);
-    let in_registrable = place.label == subject.registrable;
-    let risk = risks
-        .iter()
-        .find(|r| r.label != place.label || r.end <= place.start || r.start >= place.end)
-        .map(|r| m.risk_words[r.word].as_str());
-    let target = match keyword.legit {
-        Some(l) => m.brands[keyword.brand as usize].legit[l as usize]
-            .ascii
-            .clone(),
-        None => format!("brand '{}'", keyword.text),
+    let hit = KeywordHit {
+        keyword,
+        pattern,
+        raw: subject.unicode[place.label],
+        whole: place.start == 0 && place.end == folded.text.len(),
+        left: folded.is_boundary(place.start),
+        right: folded.is_boundary(place.end),
+        in_registrable: place.label == subject.registrable,
+        risk: risks
+            .iter()
+            .find(|r| r.label != place.label || r.end <= place.start || r.start >= place.end)
+            .map(|r| m.risk_words[r.word].as_str()),
+        target: match keyword.legit {
+            Some(l) => m.brands[keyword.brand as usize].legit[l as usize]
+                .ascii
+                .clone(),
+            None => format!("brand '{}'", keyword.text),
+        },
     };
-    let plain = raw.replace('-', "");
-    let spelled_alike = plain == keyword.text;
-
-    let mut signal = Signal {
+    let signal = Signal {
         brand: keyword.brand,
         score: 0,
         kind: MatchKind::Combosquat,
@@ -486,112 +516,143 @@ fn keyword_signal(
         fuzzer: None,
     };
 
-    if pattern.edit == Edit::Exact && whole && in_registrable {
-        if spelled_alike {
-            // The TLD-swap check already covers a label equal to a legitimate one.
-            if m.legit_labels.contains_key(raw) && keyword.legit.is_some() {
-                return None;
-            }
-            signal.kind = MatchKind::BrandAsDomain;
-            signal.score = BRAND_AS_DOMAIN;
-            signal.reason = format!(
-                "brand '{}' as the name of unrelated domain {}",
-                keyword.text, subject.registrable_domain
-            );
-            add_whole_label_bonus(m, subject, keyword.brand, risk, &mut signal);
-        } else if raw.is_ascii() && collapse_repeats(&plain) == collapse_repeats(&keyword.text) {
-            signal.kind = MatchKind::Typo;
-            signal.score = TYPO_WHOLE_LABEL;
-            signal.reason = format!("typo of {target}: '{raw}', repeated or dropped letter");
-            add_whole_label_bonus(m, subject, keyword.brand, risk, &mut signal);
-        } else {
-            let substitutions = describe_substitutions(raw, &keyword.text);
-            signal.kind = MatchKind::Homoglyph;
-            signal.score = if raw.is_ascii() {
-                HOMOGLYPH_ASCII
-            } else {
-                HOMOGLYPH_UNICODE
-            };
-            signal.reason = if substitutions.is_empty() {
-                format!("homoglyph of {target}: spelled '{raw}'")
-            } else {
-                format!("homoglyph of {target}: {}", substitutions.join(", "))
-            };
-        }
-        return Some(signal);
+    let scored = if pattern.edit == Edit::Exact && hit.whole && hit.in_registrable {
+        Scored::Complete(whole_label_signal(m, subject, &hit, signal)?)
+    } else if pattern.edit != Edit::Exact {
+        variant_signal(m, subject, &hit, signal)?
+    } else {
+        exact_inside_signal(subject, &hit, signal)
+    };
+    match scored {
+        Scored::Complete(signal) => Some(signal),
+        Scored::Adjust(signal) => Some(adjust(subject, &hit, signal)),
     }
+}
 
-    if pattern.edit != Edit::Exact {
-        // A one-edit variant counts only as a whole word, or at one end of a word for a long
-        // keyword; otherwise it is far too often an ordinary word close to the brand (`cloud`
-        // in `soundcloud` for `icloud`).
-        let long = keyword.folded.chars().count() >= LONG_KEYWORD_LEN;
-        let weak_first_letter = pattern.first_letter && !long;
-        if whole && in_registrable && weak_first_letter && raw.is_ascii() {
-            // A changed first letter is the most visible change of all, and most names that
-            // differ from a shorter brand there are other words (`finance` for `binance`).
-            signal.kind = MatchKind::Typo;
-            signal.score = TYPO_FIRST_LETTER;
-            signal.reason = format!(
-                "typo of {target}: '{raw}', {}, first letter",
-                pattern.edit.describe()
-            );
-            return Some(signal);
-        }
-        if keyword.whole_word
-            || weak_first_letter
-            || !((left && right) || (long && (left || right)))
-        {
+/// The exact keyword as the whole registrable label: the brand name itself, a repeated
+/// letter, or a homoglyph.
+fn whole_label_signal(
+    m: &Matcher,
+    subject: &Subject,
+    hit: &KeywordHit,
+    mut signal: Signal,
+) -> Option<Signal> {
+    let (raw, keyword, target) = (hit.raw, hit.keyword, &hit.target);
+    let plain = raw.replace('-', "");
+    if plain == keyword.text {
+        // The TLD-swap check already covers a label equal to a legitimate one.
+        if m.legit_labels.contains_key(raw) && keyword.legit.is_some() {
             return None;
         }
-        let edit = pattern.edit.describe();
-        if whole && in_registrable && !raw.is_ascii() {
-            // A non-ASCII letter that the skeleton does not map (`є` for `e`) folds to a
-            // left-out letter: this is a homoglyph, not a typo.
-            let substitutions = describe_substitutions(raw, &keyword.text);
-            signal.kind = MatchKind::Homoglyph;
-            signal.score = HOMOGLYPH_ASCII;
-            signal.reason = format!("homoglyph of {target}: {}", substitutions.join(", "));
-            return Some(signal);
-        }
-        if whole && in_registrable {
-            signal.kind = MatchKind::Typo;
-            signal.score = TYPO_WHOLE_LABEL;
-            signal.reason = format!("typo of {target}: '{raw}', {edit}");
-            add_whole_label_bonus(m, subject, keyword.brand, risk, &mut signal);
-            return Some(signal);
-        }
-        signal.kind = if whole {
-            MatchKind::SubdomainBrand
+        signal.kind = MatchKind::BrandAsDomain;
+        signal.score = BRAND_AS_DOMAIN;
+        signal.reason = format!(
+            "brand '{}' as the name of unrelated domain {}",
+            keyword.text, subject.registrable_domain
+        );
+        add_whole_label_bonus(m, subject, keyword.brand, hit.risk, &mut signal);
+    } else if raw.is_ascii() && collapse_repeats(&plain) == collapse_repeats(&keyword.text) {
+        signal.kind = MatchKind::Typo;
+        signal.score = TYPO_WHOLE_LABEL;
+        signal.reason = format!("typo of {target}: '{raw}', repeated or dropped letter");
+        add_whole_label_bonus(m, subject, keyword.brand, hit.risk, &mut signal);
+    } else {
+        let substitutions = describe_substitutions(raw, &keyword.text);
+        signal.kind = MatchKind::Homoglyph;
+        signal.score = if raw.is_ascii() {
+            HOMOGLYPH_ASCII
         } else {
-            MatchKind::Combosquat
+            HOMOGLYPH_UNICODE
         };
-        signal.score = if whole {
-            SUBDOMAIN_BRAND - SUBDOMAIN_PENALTY
-        } else if left && right {
-            TYPO_COMBOSQUAT
-        } else if keyword.folded.chars().count() >= VERY_LONG_KEYWORD_LEN {
-            TYPO_INSIDE_WORD_VERY_LONG
+        signal.reason = if substitutions.is_empty() {
+            format!("homoglyph of {target}: spelled '{raw}'")
         } else {
-            TYPO_INSIDE_WORD
+            format!("homoglyph of {target}: {}", substitutions.join(", "))
         };
-        signal.reason = format!("typo of brand '{}' ({edit}) in '{raw}'", keyword.text);
-    } else if whole {
+    }
+    Some(signal)
+}
+
+/// A one-edit variant of the keyword. It counts only as a whole word, or at one end of a
+/// word for a long keyword; otherwise it is far too often an ordinary word close to the
+/// brand (`cloud` in `soundcloud` for `icloud`).
+fn variant_signal(
+    m: &Matcher,
+    subject: &Subject,
+    hit: &KeywordHit,
+    mut signal: Signal,
+) -> Option<Scored> {
+    let (raw, keyword, target) = (hit.raw, hit.keyword, &hit.target);
+    let letters = keyword.folded.chars().count();
+    let long = letters >= LONG_KEYWORD_LEN;
+    let weak_first_letter = hit.pattern.first_letter && !long;
+    let edit = hit.pattern.edit.describe();
+    let whole_registrable = hit.whole && hit.in_registrable;
+
+    if whole_registrable && weak_first_letter && raw.is_ascii() {
+        // A changed first letter is the most visible change of all, and most names that
+        // differ from a shorter brand there are other words (`finance` for `binance`).
+        signal.kind = MatchKind::Typo;
+        signal.score = TYPO_FIRST_LETTER;
+        signal.reason = format!("typo of {target}: '{raw}', {edit}, first letter");
+        return Some(Scored::Complete(signal));
+    }
+    let bounded = (hit.left && hit.right) || (long && (hit.left || hit.right));
+    if keyword.whole_word || weak_first_letter || !bounded {
+        return None;
+    }
+    if whole_registrable && !raw.is_ascii() {
+        // A non-ASCII letter that the skeleton does not map (`є` for `e`) folds to a
+        // left-out letter: this is a homoglyph, not a typo.
+        let substitutions = describe_substitutions(raw, &keyword.text);
+        signal.kind = MatchKind::Homoglyph;
+        signal.score = HOMOGLYPH_ASCII;
+        signal.reason = format!("homoglyph of {target}: {}", substitutions.join(", "));
+        return Some(Scored::Complete(signal));
+    }
+    if whole_registrable {
+        signal.kind = MatchKind::Typo;
+        signal.score = TYPO_WHOLE_LABEL;
+        signal.reason = format!("typo of {target}: '{raw}', {edit}");
+        add_whole_label_bonus(m, subject, keyword.brand, hit.risk, &mut signal);
+        return Some(Scored::Complete(signal));
+    }
+
+    (signal.kind, signal.score) = if hit.whole {
+        (
+            MatchKind::SubdomainBrand,
+            SUBDOMAIN_BRAND - SUBDOMAIN_PENALTY,
+        )
+    } else if hit.left && hit.right {
+        (MatchKind::Combosquat, TYPO_COMBOSQUAT)
+    } else if letters >= VERY_LONG_KEYWORD_LEN {
+        (MatchKind::Combosquat, TYPO_INSIDE_WORD_VERY_LONG)
+    } else {
+        (MatchKind::Combosquat, TYPO_INSIDE_WORD)
+    };
+    signal.reason = format!("typo of brand '{}' ({edit}) in '{raw}'", keyword.text);
+    Some(Scored::Adjust(signal))
+}
+
+/// The exact keyword in a subdomain label or inside a longer registrable label.
+fn exact_inside_signal(subject: &Subject, hit: &KeywordHit, mut signal: Signal) -> Scored {
+    let (raw, keyword) = (hit.raw, hit.keyword);
+    if hit.whole {
         signal.kind = MatchKind::SubdomainBrand;
         signal.score = SUBDOMAIN_BRAND;
         signal.reason = format!(
             "brand '{}' as subdomain '{raw}' of unrelated domain {}",
             keyword.text, subject.registrable_domain
         );
-    } else if keyword.whole_word && !(left && right) {
+    } else if keyword.whole_word && !(hit.left && hit.right) {
         signal.kind = MatchKind::EmbeddedBrand;
         signal.score = EMBEDDED_SHORT;
         signal.reason = format!(
             "short brand '{}' inside the longer word '{raw}'",
             keyword.text
         );
-        return Some(signal);
-    } else if left || right {
+        return Scored::Complete(signal);
+    } else if hit.left || hit.right {
         signal.score = COMBOSQUAT;
         signal.reason = if raw.contains(keyword.text.as_str()) {
             format!("brand '{}' plus other words in '{raw}'", keyword.text)
@@ -606,19 +667,23 @@ fn keyword_signal(
         signal.score = EMBEDDED;
         signal.reason = format!("brand '{}' embedded in '{raw}'", keyword.text);
     }
+    Scored::Adjust(signal)
+}
 
-    if let Some(word) = risk {
+/// Adds the risk-word bonus, and the penalty of a signal found only in a subdomain label.
+fn adjust(subject: &Subject, hit: &KeywordHit, mut signal: Signal) -> Signal {
+    if let Some(word) = hit.risk {
         signal.score += RISK_WORD_BONUS;
         signal.reason.push_str(&format!(" with the word '{word}'"));
     }
-    if !in_registrable && signal.kind != MatchKind::SubdomainBrand {
+    if !hit.in_registrable && signal.kind != MatchKind::SubdomainBrand {
         signal.score -= SUBDOMAIN_PENALTY;
         signal.reason.push_str(&format!(
             " (subdomain of unrelated domain {})",
             subject.registrable_domain
         ));
     }
-    Some(signal)
+    signal
 }
 
 /// Adds to a whole-label signal the risk-word bonus, and notes a public suffix shared with one
