@@ -765,3 +765,55 @@ fn vigie_match_binary_exits_1_without_match() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(output.stdout.is_empty());
 }
+
+#[test]
+fn watchlist_word_keywords_need_a_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("watchlists")).unwrap();
+    std::fs::write(
+        dir.path().join("vigie.toml"),
+        "[daemon]\nstate_dir = \"state\"\nwatchlists_dir = \"watchlists\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("watchlists/acme.toml"),
+        "[brand]\nname = \"Acme Bank\"\nkeywords = [\"acmebank\"]\nword_keywords = [\"bank\"]\n\n[[domains]]\nname = \"acmebank.example\"\n",
+    )
+    .unwrap();
+    let config = vigie::config::load(&dir.path().join("vigie.toml")).expect("loads");
+    assert_eq!(config.watchlists[0].word_keywords, ["bank"]);
+
+    let specs: Vec<BrandSpec> = config.watchlists.iter().map(BrandSpec::from).collect();
+    let bank = specs[0]
+        .keywords
+        .iter()
+        .find(|k| k.text == "bank")
+        .expect("bank keyword");
+    assert!(bank.word_boundary);
+    let m = Matcher::compile(&specs).expect("compiles");
+
+    // Inside a longer word: at most low.
+    if let Some(found) = m.check("bankruptcylawyers.com") {
+        assert_eq!(found.severity, Severity::Low, "{found:?}");
+    }
+    // As a whole word next to a scam word: flagged.
+    let found = m
+        .check("bank-login-secure.com")
+        .expect("whole word flagged");
+    assert!(found.severity >= Severity::Medium, "{found:?}");
+
+    // The same keyword in both lists is an error naming the line.
+    std::fs::write(
+        dir.path().join("watchlists/acme.toml"),
+        "[brand]\nname = \"Acme Bank\"\nkeywords = [\"bank\"]\nword_keywords = [\"bank\"]\n\n[[domains]]\nname = \"acmebank.example\"\n",
+    )
+    .unwrap();
+    let errors = vigie::config::load(&dir.path().join("vigie.toml"))
+        .expect_err("duplicate keyword")
+        .to_string();
+    assert!(errors.contains("acme.toml:4:"), "{errors}");
+    assert!(
+        errors.contains("in both brand.keywords and brand.word_keywords"),
+        "{errors}"
+    );
+}

@@ -258,8 +258,11 @@ pub struct Watchlist {
     pub file: PathBuf,
     /// Display name of the brand (`[brand] name`). Required.
     pub brand: String,
-    /// Brand keywords, lower-case.
+    /// Brand keywords, lower-case, matched anywhere in a name.
     pub keywords: Vec<String>,
+    /// Brand keywords, lower-case, that count only as whole words (between label ends,
+    /// hyphens or digits): for short brands that common words contain.
+    pub word_keywords: Vec<String>,
     /// The `[[domains]]` entries, at least one; no domain is in two watchlists.
     pub domains: Vec<LegitDomain>,
     /// Names that never alert (ASCII form, lower-case).

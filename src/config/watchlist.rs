@@ -11,7 +11,7 @@ use super::{DomainStatus, LegitDomain, LookalikeConfig, Watchlist};
 use crate::model::Severity;
 
 const ROOT_KEYS: &[&str] = &["brand", "domains", "allow", "alerts", "lookalike"];
-const BRAND_KEYS: &[&str] = &["name", "keywords"];
+const BRAND_KEYS: &[&str] = &["name", "keywords", "word_keywords"];
 const DOMAIN_KEYS: &[&str] = &["name", "status", "watch", "note"];
 const ALERTS_KEYS: &[&str] = &["sinks", "min_severity"];
 
@@ -44,9 +44,9 @@ pub(crate) fn watchlist(
             "add `[brand]` with `name = \"Example\"` and `keywords = [\"example\"]`".to_string(),
         );
     }
-    let (brand, keywords) = match &brand_table {
+    let (brand, keywords, word_keywords) = match &brand_table {
         Some(table) => brand(reader, table),
-        None => (None, Vec::new()),
+        None => (None, Vec::new(), Vec::new()),
     };
 
     let domains = domains(reader, root, context);
@@ -61,6 +61,7 @@ pub(crate) fn watchlist(
         file,
         brand: brand?,
         keywords,
+        word_keywords,
         domains,
         allow,
         sinks,
@@ -69,7 +70,10 @@ pub(crate) fn watchlist(
     })
 }
 
-fn brand(reader: &mut Reader<'_>, table: &Table<'_, '_>) -> (Option<String>, Vec<String>) {
+fn brand(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+) -> (Option<String>, Vec<String>, Vec<String>) {
     reader.check_keys(table, BRAND_KEYS);
     let name = reader
         .required_string(table, "name", "\"Example\"")
@@ -85,20 +89,39 @@ fn brand(reader: &mut Reader<'_>, table: &Table<'_, '_>) -> (Option<String>, Vec
             Some(name.trim().to_string())
         });
 
+    let keywords = keyword_list(reader, table, "keywords", &[]);
+    let word_keywords = keyword_list(reader, table, "word_keywords", &keywords);
+    (name, keywords, word_keywords)
+}
+
+/// Reads a list of keywords, lower-cased and without duplicates; a keyword already in
+/// `other` is an error, since one keyword cannot be both a substring and a whole word.
+fn keyword_list(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    key: &str,
+    other: &[String],
+) -> Vec<String> {
     let mut keywords: Vec<String> = Vec::new();
-    for (keyword, span) in reader.strings(table, "keywords") {
+    for (keyword, span) in reader.strings(table, key) {
         let keyword = keyword.trim().to_lowercase();
         if keyword.is_empty() {
             reader.error(
                 &span,
-                "empty keyword in brand.keywords".to_string(),
+                format!("empty keyword in brand.{key}"),
                 "remove the empty string".to_string(),
+            );
+        } else if other.contains(&keyword) {
+            reader.error(
+                &span,
+                format!("keyword \"{keyword}\" is in both brand.keywords and brand.word_keywords"),
+                "keep it in word_keywords to match it only as a whole word, or in keywords to match it anywhere".to_string(),
             );
         } else if !keywords.contains(&keyword) {
             keywords.push(keyword);
         }
     }
-    (name, keywords)
+    keywords
 }
 
 fn domains(

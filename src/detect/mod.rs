@@ -80,6 +80,10 @@ impl From<&Watchlist> for BrandSpec {
                 .keywords
                 .iter()
                 .map(|k| KeywordSpec::new(k.clone()))
+                .chain(watchlist.word_keywords.iter().map(|k| KeywordSpec {
+                    text: k.clone(),
+                    word_boundary: true,
+                }))
                 .collect(),
             legitimate: watchlist.domains.iter().map(|d| d.name.clone()).collect(),
             allow: watchlist.allow.clone(),
