@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 
 use super::SourceContext;
 use crate::config::{Config, LegitDomain, LookalikeConfig, Watchlist};
-use crate::domain::{Fuzzer, Permutation, PermuteOptions, permute};
+use crate::domain::{Fuzzer, Permutation, PermuteOptions, lists, permute};
 use crate::model::{Finding, Indicator, IndicatorKind, Severity};
 use crate::net::dns::{Records, Resolution, Resolver};
 use crate::pipeline::{self, Submitted};
@@ -270,30 +270,31 @@ pub fn permute_options(config: &LookalikeConfig) -> Result<PermuteOptions, Sweep
     }
     Ok(PermuteOptions {
         fuzzers,
-        dictionary: read_word_list(config.dictionary_file.as_deref())?,
-        tlds: read_word_list(config.tld_file.as_deref())?,
+        dictionary: read_word_list(config.dictionary_file.as_deref(), lists::parse_words)?,
+        tlds: read_word_list(config.tld_file.as_deref(), lists::parse_tlds)?,
     })
 }
 
-fn read_word_list(path: Option<&std::path::Path>) -> Result<Vec<String>, SweepError> {
+/// Reads a word or TLD list with the parser that `vigie check` and `vigie permute` use.
+fn read_word_list(
+    path: Option<&std::path::Path>,
+    parse: fn(&str, &str) -> lists::ListResult,
+) -> Result<Vec<String>, SweepError> {
     let Some(path) = path else {
         return Ok(Vec::new());
     };
-    let text = std::fs::read_to_string(path).map_err(|error| SweepError::WordList {
+    let word_list_error = |error| SweepError::WordList {
         path: path.display().to_string(),
         error,
-    })?;
-    Ok(text
-        .lines()
-        .map(|line| {
-            line.split('#')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .filter(|line| !line.is_empty())
-        .collect())
+    };
+    let text = std::fs::read_to_string(path).map_err(word_list_error)?;
+    parse(&text, &path.display().to_string()).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        word_list_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            lines.join("; "),
+        ))
+    })
 }
 
 /// Resolves candidates and submits each registered one; returns the stats and the
