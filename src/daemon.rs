@@ -57,15 +57,17 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
         tokio::spawn(sources::lookalike::run(context)),
     )];
 
+    // The handlers exist before READY=1: systemd may send SIGHUP as soon as it reads it, and
+    // the default action of SIGHUP ends the process.
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sighup = signal(SignalKind::hangup())?;
     notify_systemd(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status("watching"),
     ]);
     let watchdog = start_watchdog(shutdown.clone());
 
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sighup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = sigterm.recv() => { info!(signal = "SIGTERM", "Stopping vigie."); break; }

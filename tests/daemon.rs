@@ -383,3 +383,33 @@ async fn sigterm_while_generating_candidates() {
         config.log()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_right_after_ready() {
+    // systemd may send a reload as soon as it reads READY=1; SIGHUP's default action ends
+    // the process, so vigie must handle it before it reports ready.
+    let dns = dns().await;
+    for round in 0..5 {
+        let config = DaemonConfig::new();
+        config.write(&Endpoints {
+            dns: dns.addr,
+            smtp_port: closed_port(),
+            webhook_url: format!("http://127.0.0.1:{}/hook", closed_port()),
+            webhook_secret: SECRET.to_string(),
+        });
+        let notify = NotifySocket::bind(config.dir.path());
+        let mut daemon = config.start(Some(&notify.path), None);
+
+        let ready = notify.wait_for("READY=1", Duration::from_secs(20));
+        assert!(ready.is_ok(), "no READY=1: {ready:?}; log:\n{}", config.log());
+        daemon.signal(libc::SIGHUP);
+
+        let reloading = notify.wait_for("RELOADING=1", Duration::from_secs(10));
+        assert!(
+            daemon.is_running(),
+            "round {round}: SIGHUP right after READY=1 ended vigie; log:\n{}",
+            config.log()
+        );
+        assert!(reloading.is_ok(), "round {round}: no RELOADING=1: {reloading:?}");
+    }
+}
