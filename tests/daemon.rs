@@ -401,7 +401,11 @@ async fn sighup_right_after_ready() {
         let mut daemon = config.start(Some(&notify.path), None);
 
         let ready = notify.wait_for("READY=1", Duration::from_secs(20));
-        assert!(ready.is_ok(), "no READY=1: {ready:?}; log:\n{}", config.log());
+        assert!(
+            ready.is_ok(),
+            "no READY=1: {ready:?}; log:\n{}",
+            config.log()
+        );
         daemon.signal(libc::SIGHUP);
 
         let reloading = notify.wait_for("RELOADING=1", Duration::from_secs(10));
@@ -410,6 +414,9 @@ async fn sighup_right_after_ready() {
             "round {round}: SIGHUP right after READY=1 ended vigie; log:\n{}",
             config.log()
         );
-        assert!(reloading.is_ok(), "round {round}: no RELOADING=1: {reloading:?}");
+        assert!(
+            reloading.is_ok(),
+            "round {round}: no RELOADING=1: {reloading:?}"
+        );
     }
 }

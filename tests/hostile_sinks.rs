@@ -44,7 +44,7 @@ fn webhook(url: String, timeout_secs: u64) -> SinkConfig {
     })
 }
 
-/// A store in `dir` with one alert for `sink`, and a dispatcher that has only that sink.
+/// Opens a store in `dir` with one alert for `sink` and builds a dispatcher with that sink only.
 fn setup(dir: &tempfile::TempDir, sink: &str, config: &SinkConfig) -> (Arc<Store>, Dispatcher) {
     let store = Arc::new(Store::open(&dir.path().join("vigie.db")).unwrap());
     store
@@ -185,8 +185,7 @@ async fn webhook_endless_body_is_not_read() {
     assert!(only_row(&store).delivered_at.is_some());
 }
 
-/// An SMTP server that accepts everything up to the DATA content, then closes the
-/// connection without the final reply.
+/// Serves SMTP up to the DATA content, then closes the connection without the final reply.
 async fn smtp_dropping_in_data(mut stream: TcpStream) {
     let (read, mut write) = stream.split();
     let mut reader = BufReader::new(read);
