@@ -237,7 +237,10 @@ fn add_candidates(
         reason: e.to_string(),
     })?;
     for Permutation { domain, fuzzer } in permutations {
-        if pipeline::is_legitimate(watchlist, &domain)
+        // A name that is itself a public suffix (`za.com` from `a.com`) cannot be
+        // registered by anyone, and it resolves because the suffix's operator runs it.
+        if psl::suffix_str(&domain) == Some(domain.as_str())
+            || pipeline::is_legitimate(watchlist, &domain)
             || pipeline::is_allow_listed(watchlist, &domain)
             || !seen.insert(domain.clone())
         {
@@ -462,6 +465,46 @@ pub fn severity_for(score: u8) -> Severity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_suffix_is_no_candidate() {
+        // `a.com` gives `za.com` and `sa.com` (suffixes run by a registry operator) and
+        // `a.se`; nobody can register such a name, and it resolves on its own.
+        let watchlist = Watchlist {
+            id: "a".to_string(),
+            file: std::path::PathBuf::from("a.toml"),
+            brand: "A".to_string(),
+            keywords: Vec::new(),
+            domains: vec![LegitDomain {
+                name: "a.com".to_string(),
+                status: crate::config::DomainStatus::Active,
+                watch: true,
+            }],
+            allow: Vec::new(),
+            sinks: Vec::new(),
+            min_severity: Severity::Low,
+            lookalike: LookalikeConfig {
+                interval_secs: 3600,
+                jitter_secs: 0,
+                fuzzers: Vec::new(),
+                dictionary: true,
+                dictionary_file: None,
+                tld_swap: true,
+                tld_file: None,
+            },
+        };
+
+        let candidates = candidates_for(&watchlist).unwrap();
+
+        assert!(candidates.len() > 100, "{}", candidates.len());
+        for candidate in &candidates {
+            assert_ne!(
+                psl::suffix_str(&candidate.domain),
+                Some(candidate.domain.as_str()),
+                "{candidate:?}"
+            );
+        }
+    }
 
     #[test]
     fn mail_capable_homoglyph_is_critical() {
