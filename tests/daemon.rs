@@ -420,3 +420,47 @@ async fn sighup_right_after_ready() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_storm_sends_each_alert_once() {
+    // Every SIGHUP restarts the dispatcher; a storm of them while alerts go out must neither
+    // lose an alert nor send one twice.
+    let dns = dns().await;
+    let webhook = WebhookReceiver::start(SECRET).await;
+    let config = DaemonConfig::new();
+    config.write(&Endpoints {
+        dns: dns.addr,
+        smtp_port: closed_port(),
+        webhook_url: webhook.url(),
+        webhook_secret: SECRET.to_string(),
+    });
+    let notify = NotifySocket::bind(config.dir.path());
+    let mut daemon = config.start(Some(&notify.path), None);
+    let ready = notify.wait_for("READY=1", Duration::from_secs(20));
+    assert!(
+        ready.is_ok(),
+        "no READY=1: {ready:?}; log:\n{}",
+        config.log()
+    );
+
+    for _ in 0..40 {
+        daemon.signal(libc::SIGHUP);
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let received = webhook
+        .wait_for_count(REGISTERED.len(), Duration::from_secs(60))
+        .await;
+    // Leave time for a duplicate to arrive before counting.
+    std::thread::sleep(Duration::from_secs(2));
+
+    assert!(daemon.is_running(), "vigie stopped; log:\n{}", config.log());
+    assert!(received >= REGISTERED.len(), "webhook got {received}");
+    let keys = webhook.keys();
+    let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
+    assert_eq!(keys.len(), distinct.len(), "duplicate deliveries: {keys:?}");
+    assert_eq!(
+        config.outbox_counts().1 as usize,
+        keys.len(),
+        "delivered rows and received alerts differ"
+    );
+}
