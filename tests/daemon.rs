@@ -464,3 +464,59 @@ async fn sighup_storm_sends_each_alert_once() {
         "delivered rows and received alerts differ"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_added_on_reload_is_swept() {
+    // The watchlist first protects a domain with no registered lookalike; its next sweep is
+    // an hour away. A domain added to it and reloaded must be swept now, not in an hour.
+    let dns = dns().await;
+    let webhook = WebhookReceiver::start(SECRET).await;
+    let config = DaemonConfig::new();
+    config.write(&Endpoints {
+        dns: dns.addr,
+        smtp_port: closed_port(),
+        webhook_url: webhook.url(),
+        webhook_secret: SECRET.to_string(),
+    });
+    let watchlist_path = config.dir.path().join("watchlists").join("example.toml");
+    let full = std::fs::read_to_string(&watchlist_path).expect("read the watchlist");
+    std::fs::write(
+        &watchlist_path,
+        full.replace("name = \"example.test\"", "name = \"quiet-brand.test\""),
+    )
+    .expect("write the watchlist");
+    let notify = NotifySocket::bind(config.dir.path());
+    let daemon = config.start(Some(&notify.path), None);
+    let ready = notify.wait_for("READY=1", Duration::from_secs(20));
+    assert!(
+        ready.is_ok(),
+        "no READY=1: {ready:?}; log:\n{}",
+        config.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || config
+            .log()
+            .contains("Lookalike sweep finished")),
+        "the first sweep did not finish; log:\n{}",
+        config.log()
+    );
+
+    std::fs::write(
+        &watchlist_path,
+        full.replace(
+            "[[domains]]\nname = \"example.test\"",
+            "[[domains]]\nname = \"quiet-brand.test\"\n\n[[domains]]\nname = \"example.test\"",
+        ),
+    )
+    .expect("write the watchlist");
+    daemon.signal(libc::SIGHUP);
+
+    let received = webhook
+        .wait_for_count(REGISTERED.len(), Duration::from_secs(30))
+        .await;
+    assert!(
+        received >= REGISTERED.len(),
+        "webhook got {received} alerts after the reload; log:\n{}",
+        config.log()
+    );
+}

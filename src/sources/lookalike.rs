@@ -52,9 +52,16 @@ pub struct Candidate {
 pub async fn run(mut ctx: SourceContext) {
     let mut due: HashMap<String, Instant> = HashMap::new();
     let mut retry: HashMap<String, Vec<Candidate>> = HashMap::new();
+    let mut signatures: HashMap<String, String> = HashMap::new();
 
     loop {
         let config = ctx.config.borrow_and_update().clone();
+        for id in changed_watchlists(&config, &mut signatures) {
+            // Its candidates changed: sweep it in full now rather than at the end of the
+            // interval that started with the old list.
+            due.insert(id.clone(), Instant::now());
+            retry.remove(&id);
+        }
         schedule(&ctx, &config, &mut due);
         let Some((watchlist_id, at)) = due
             .iter()
@@ -146,6 +153,28 @@ fn schedule(ctx: &SourceContext, config: &Config, due: &mut HashMap<String, Inst
         };
         due.insert(watchlist.id.clone(), Instant::now() + wait);
     }
+}
+
+/// Returns the watchlists whose watched domains or `[lookalike]` settings differ from the
+/// ones seen before, and records the current ones. A watchlist seen for the first time is
+/// not listed.
+fn changed_watchlists(config: &Config, signatures: &mut HashMap<String, String>) -> Vec<String> {
+    signatures.retain(|id, _| config.watchlists.iter().any(|w| &w.id == id));
+    let mut changed = Vec::new();
+    for watchlist in &config.watchlists {
+        let watched: Vec<&str> = watchlist
+            .domains
+            .iter()
+            .filter(|domain| domain.watch)
+            .map(|domain| domain.name.as_str())
+            .collect();
+        let signature = format!("{watched:?} {:?}", watchlist.lookalike);
+        let previous = signatures.insert(watchlist.id.clone(), signature.clone());
+        if previous.is_some_and(|previous| previous != signature) && !watched.is_empty() {
+            changed.push(watchlist.id.clone());
+        }
+    }
+    changed
 }
 
 fn cursor_key(watchlist: &str) -> String {
