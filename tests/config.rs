@@ -667,6 +667,33 @@ fn dangling_watchlist_symlink_reported() {
 }
 
 #[test]
+fn word_lists_checked_at_load() {
+    // The daemon reads these lists at each sweep: a bad one must fail `vigie check`, not
+    // every sweep of every watchlist.
+    let config = format!(
+        "{BASE_CONFIG}\n[lookalike]\ndictionary_file = \"words.txt\"\ntld_file = \"tlds.txt\"\n"
+    );
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    fixture.write("words.txt", "login\n# comment\nsecure login\nverify\n");
+    std::fs::write(fixture.dir.path().join("tlds.txt"), b"com\nr\xe9seau\n").unwrap();
+
+    let errors = expect_errors(&fixture);
+
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    let words = errors
+        .iter()
+        .find(|error| file_name(error) == "words.txt")
+        .unwrap_or_else(|| panic!("no error in words.txt: {errors:?}"));
+    assert_eq!(words.line, 3);
+    assert!(words.message.contains("secure login"), "{words:?}");
+    let tlds = errors
+        .iter()
+        .find(|error| error.message.contains("tlds.txt"))
+        .unwrap_or_else(|| panic!("no error naming tlds.txt: {errors:?}"));
+    assert!(tlds.message.contains("UTF-8"), "{tlds:?}");
+}
+
+#[test]
 fn display_prints_every_error() {
     let config = format!("{BASE_CONFIG}port = 0\n\n[dns]\nconcurrency = 0\n");
     let fixture = Fixture::new(&config, &[("acme.toml", "[brand]\nname = \"Acme\"\n")]);

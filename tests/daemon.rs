@@ -404,3 +404,140 @@ async fn sigterm_while_generating_candidates() {
         config.log()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_right_after_ready() {
+    // systemd may send a reload as soon as it reads READY=1; SIGHUP's default action ends
+    // the process, so vigie must handle it before it reports ready.
+    let dns = dns().await;
+    for round in 0..5 {
+        let config = DaemonConfig::new();
+        config.write(&Endpoints {
+            dns: dns.addr,
+            smtp_port: closed_port(),
+            webhook_url: format!("http://127.0.0.1:{}/hook", closed_port()),
+            webhook_secret: SECRET.to_string(),
+        });
+        let notify = NotifySocket::bind(config.dir.path());
+        let mut daemon = config.start(Some(&notify.path), None);
+
+        let ready = notify.wait_for("READY=1", Duration::from_secs(20));
+        assert!(
+            ready.is_ok(),
+            "no READY=1: {ready:?}; log:\n{}",
+            config.log()
+        );
+        daemon.signal(libc::SIGHUP);
+
+        let reloading = notify.wait_for("RELOADING=1", Duration::from_secs(10));
+        assert!(
+            daemon.is_running(),
+            "round {round}: SIGHUP right after READY=1 ended vigie; log:\n{}",
+            config.log()
+        );
+        assert!(
+            reloading.is_ok(),
+            "round {round}: no RELOADING=1: {reloading:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_storm_sends_each_alert_once() {
+    // Every SIGHUP restarts the dispatcher; a storm of them while alerts go out must neither
+    // lose an alert nor send one twice.
+    let dns = dns().await;
+    let webhook = WebhookReceiver::start(SECRET).await;
+    let config = DaemonConfig::new();
+    config.write(&Endpoints {
+        dns: dns.addr,
+        smtp_port: closed_port(),
+        webhook_url: webhook.url(),
+        webhook_secret: SECRET.to_string(),
+    });
+    let notify = NotifySocket::bind(config.dir.path());
+    let mut daemon = config.start(Some(&notify.path), None);
+    let ready = notify.wait_for("READY=1", Duration::from_secs(20));
+    assert!(
+        ready.is_ok(),
+        "no READY=1: {ready:?}; log:\n{}",
+        config.log()
+    );
+
+    for _ in 0..40 {
+        daemon.signal(libc::SIGHUP);
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let received = webhook
+        .wait_for_count(REGISTERED.len(), Duration::from_secs(60))
+        .await;
+    // Leave time for a duplicate to arrive before counting.
+    std::thread::sleep(Duration::from_secs(2));
+
+    assert!(daemon.is_running(), "vigie stopped; log:\n{}", config.log());
+    assert!(received >= REGISTERED.len(), "webhook got {received}");
+    let keys = webhook.keys();
+    let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
+    assert_eq!(keys.len(), distinct.len(), "duplicate deliveries: {keys:?}");
+    assert_eq!(
+        config.outbox_counts().1 as usize,
+        keys.len(),
+        "delivered rows and received alerts differ"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_added_on_reload_is_swept() {
+    // The watchlist first protects a domain with no registered lookalike; its next sweep is
+    // an hour away. A domain added to it and reloaded must be swept now, not in an hour.
+    let dns = dns().await;
+    let webhook = WebhookReceiver::start(SECRET).await;
+    let config = DaemonConfig::new();
+    config.write(&Endpoints {
+        dns: dns.addr,
+        smtp_port: closed_port(),
+        webhook_url: webhook.url(),
+        webhook_secret: SECRET.to_string(),
+    });
+    let watchlist_path = config.dir.path().join("watchlists").join("example.toml");
+    let full = std::fs::read_to_string(&watchlist_path).expect("read the watchlist");
+    std::fs::write(
+        &watchlist_path,
+        full.replace("name = \"example.test\"", "name = \"quiet-brand.test\""),
+    )
+    .expect("write the watchlist");
+    let notify = NotifySocket::bind(config.dir.path());
+    let daemon = config.start(Some(&notify.path), None);
+    let ready = notify.wait_for("READY=1", Duration::from_secs(20));
+    assert!(
+        ready.is_ok(),
+        "no READY=1: {ready:?}; log:\n{}",
+        config.log()
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || config
+            .log()
+            .contains("Lookalike sweep finished")),
+        "the first sweep did not finish; log:\n{}",
+        config.log()
+    );
+
+    std::fs::write(
+        &watchlist_path,
+        full.replace(
+            "[[domains]]\nname = \"example.test\"",
+            "[[domains]]\nname = \"quiet-brand.test\"\n\n[[domains]]\nname = \"example.test\"",
+        ),
+    )
+    .expect("write the watchlist");
+    daemon.signal(libc::SIGHUP);
+
+    let received = webhook
+        .wait_for_count(REGISTERED.len(), Duration::from_secs(30))
+        .await;
+    assert!(
+        received >= REGISTERED.len(),
+        "webhook got {received} alerts after the reload; log:\n{}",
+        config.log()
+    );
+}

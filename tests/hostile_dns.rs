@@ -122,6 +122,28 @@ async fn nxdomain_with_unrelated_answer_is_not_registered() {
 }
 
 #[tokio::test]
+async fn nxdomain_with_address_is_not_registered() {
+    // An address record contradicts NXDOMAIN: the response code wins.
+    let (address, task) = hostile_server(Arc::new(|request: &Message| {
+        let name = question(request).name().clone();
+        let record = a_record(&name, [192, 0, 2, 1]);
+        vec![
+            response(request, ResponseCode::NXDomain, vec![record])
+                .to_vec()
+                .unwrap(),
+        ]
+    }))
+    .await;
+    let resolver = Resolver::new(&config(address)).unwrap();
+
+    assert_eq!(
+        resolver.resolve("examp1e.test").await,
+        Resolution::NotRegistered
+    );
+    task.abort();
+}
+
+#[tokio::test]
 async fn servfail_storm_is_never_registered() {
     let (address, task) = hostile_server(Arc::new(|request: &Message| {
         vec![

@@ -44,7 +44,7 @@ fn webhook(url: String, timeout_secs: u64) -> SinkConfig {
     })
 }
 
-/// A store in `dir` with one alert for `sink`, and a dispatcher that has only that sink.
+/// Opens a store in `dir` with one alert for `sink` and builds a dispatcher with that sink only.
 fn setup(dir: &tempfile::TempDir, sink: &str, config: &SinkConfig) -> (Arc<Store>, Dispatcher) {
     let store = Arc::new(Store::open(&dir.path().join("vigie.db")).unwrap());
     store
@@ -185,8 +185,7 @@ async fn webhook_endless_body_is_not_read() {
     assert!(only_row(&store).delivered_at.is_some());
 }
 
-/// An SMTP server that accepts everything up to the DATA content, then closes the
-/// connection without the final reply.
+/// Serves SMTP up to the DATA content, then closes the connection without the final reply.
 async fn smtp_dropping_in_data(mut stream: TcpStream) {
     let (read, mut write) = stream.split();
     let mut reader = BufReader::new(read);
@@ -295,4 +294,55 @@ async fn corrupt_row_does_not_block_others() {
     assert_eq!(attempts, 1);
     assert!(last_error.contains("payload"), "{last_error}");
     assert_eq!(delivered, None);
+}
+
+#[tokio::test]
+async fn store_write_failure_sends_once() {
+    // The receiver accepts the alert, then the store cannot record the delivery (a full
+    // disk, simulated by a trigger). Later passes must not send the alert again, or a
+    // mailbox gets the same alert every few seconds until the disk is freed.
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counter = requests.clone();
+    let (port, _) = tcp_server(move |mut stream| {
+        let counter = counter.clone();
+        async move {
+            loop {
+                read_request(&mut stream).await;
+                counter.fetch_add(1, Ordering::SeqCst);
+                if stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = webhook(format!("http://127.0.0.1:{port}/hook"), 5);
+    let (store, dispatcher) = setup(&dir, "hook", &config);
+    let database = rusqlite::Connection::open(dir.path().join("vigie.db")).unwrap();
+    database
+        .execute_batch(
+            "CREATE TRIGGER disk_full BEFORE UPDATE OF delivered_at ON outbox
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+        )
+        .unwrap();
+
+    for _ in 0..3 {
+        assert!(dispatcher.deliver_due().await.is_err());
+    }
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        1,
+        "sent again while unrecorded"
+    );
+
+    // Space is back: the delivery is recorded without a new send.
+    database.execute_batch("DROP TRIGGER disk_full;").unwrap();
+    dispatcher.deliver_due().await.unwrap();
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+    assert!(only_row(&store).delivered_at.is_some());
 }

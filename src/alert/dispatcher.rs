@@ -40,6 +40,10 @@ pub struct Dispatcher {
     overdue: Mutex<HashSet<i64>>,
     /// Sinks paused after a failure, with the time their next attempt is due.
     paused: Mutex<BTreeMap<String, OffsetDateTime>>,
+    /// Rows a sink accepted but whose delivery the store has not recorded yet (a full disk),
+    /// so that the next passes record them without sending them again.
+    // NOTE: kept in memory only, so a restart or a reload in that state sends them once more.
+    unrecorded: Mutex<HashSet<i64>>,
 }
 
 /// Outcome of one pass over the due rows.
@@ -60,6 +64,7 @@ impl Dispatcher {
             config,
             overdue: Mutex::new(HashSet::new()),
             paused: Mutex::new(BTreeMap::new()),
+            unrecorded: Mutex::new(HashSet::new()),
         }
     }
 
@@ -141,11 +146,18 @@ impl Dispatcher {
             if shutdown.is_cancelled() {
                 break;
             }
-            match sink.send(&row).await {
+            let id = row.id;
+            let sent = if self.lock_unrecorded().contains(&id) {
+                Ok(())
+            } else {
+                sink.send(&row).await
+            };
+            match sent {
                 Ok(()) => {
-                    let id = row.id;
+                    self.lock_unrecorded().insert(id);
                     self.blocking(move |store| store.mark_delivered(id, OffsetDateTime::now_utc()))
                         .await?;
+                    self.lock_unrecorded().remove(&id);
                     tracing::info!(
                         sink = row.sink,
                         key = row.idempotency_key,
@@ -230,6 +242,12 @@ impl Dispatcher {
             .filter(|name| !paused.contains_key(*name))
             .cloned()
             .collect()
+    }
+
+    fn lock_unrecorded(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock_paused(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, OffsetDateTime>> {

@@ -3,6 +3,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use crate::domain::lists;
+
+use super::error::ConfigError;
 use super::secrets::EnvLookup;
 use super::tree::{Reader, Table, closest};
 use super::{DaemonConfig, DispatcherConfig, DnsConfig, LogFormat, LookalikeConfig};
@@ -197,11 +200,70 @@ pub(crate) fn lookalike(
     config.tld_swap = reader.bool(table, "tld_swap", inherited.tld_swap);
     if table.has("dictionary_file") {
         config.dictionary_file = existing_file(reader, table, "dictionary_file", base);
+        if let Some(path) = &config.dictionary_file {
+            check_list(reader, table, "dictionary_file", path, lists::parse_words);
+        }
     }
     if table.has("tld_file") {
         config.tld_file = existing_file(reader, table, "tld_file", base);
+        if let Some(path) = &config.tld_file {
+            check_list(reader, table, "tld_file", path, lists::parse_tlds);
+        }
     }
     config
+}
+
+/// Reads the word or TLD list named by `key` and reports each bad line at its place in that
+/// file. The lookalike source reads the list again at each sweep and fails on the same lines.
+fn check_list(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    key: &str,
+    path: &Path,
+    parse: fn(&str, &str) -> lists::ListResult,
+) {
+    let span = table.get(key).map_or(0..0, |(_, value)| value.span());
+    let key_path = table.key_path(key);
+    let text = match std::fs::read(path).map(String::from_utf8) {
+        Ok(Ok(text)) => text,
+        Ok(Err(_)) => {
+            reader.error(
+                &span,
+                format!(
+                    "file {} named by {key_path} is not valid UTF-8",
+                    path.display()
+                ),
+                "save the file as UTF-8".to_string(),
+            );
+            return;
+        }
+        Err(error) => {
+            reader.error(
+                &span,
+                format!(
+                    "cannot read file {} named by {key_path}: {error}",
+                    path.display()
+                ),
+                "make the file readable by the user vigie runs as".to_string(),
+            );
+            return;
+        }
+    };
+    let Err(errors) = parse(&text, &path.display().to_string()) else {
+        return;
+    };
+    for error in errors {
+        reader.errors.push(ConfigError {
+            file: path.to_path_buf(),
+            line: error.line,
+            column: 1,
+            message: format!(
+                "invalid {} {:?} in the list named by {key_path}: {}",
+                error.kind, error.entry, error.reason
+            ),
+            fix: "correct or remove this line".to_string(),
+        });
+    }
 }
 
 fn fuzzers(reader: &mut Reader<'_>, table: &Table<'_, '_>) -> Vec<String> {

@@ -363,7 +363,8 @@ fn classify_message(message: Message) -> Answer {
     }
 }
 
-/// Tells whether an answer record is owned by the asked name.
+/// Tells whether the answer holds a CNAME owned by the asked name. Other records in an
+/// NXDOMAIN answer contradict the response code and are ignored.
 fn starts_chain(message: &Message) -> bool {
     let Some(query) = message.queries.first() else {
         return false;
@@ -371,7 +372,7 @@ fn starts_chain(message: &Message) -> bool {
     message
         .answers
         .iter()
-        .any(|record| record.name == *query.name())
+        .any(|record| record.name == *query.name() && matches!(record.data, RData::CNAME(_)))
 }
 
 /// Maps a resolver error to an [`Answer`]: NXDOMAIN and "no data" are answers, not failures.

@@ -19,7 +19,7 @@ use tracing::{debug, info, warn};
 use super::SourceContext;
 use crate::config::{Config, LegitDomain, LookalikeConfig, Watchlist};
 use crate::detect::{BrandSpec, Match, Matcher, severity_for};
-use crate::domain::{Fuzzer, Permutation, PermuteOptions, permute};
+use crate::domain::{Fuzzer, Permutation, PermuteOptions, lists, permute};
 use crate::model::{Finding, Indicator, IndicatorKind};
 use crate::net::dns::{Records, Resolution, Resolver};
 use crate::pipeline::{self, Submitted};
@@ -290,7 +290,10 @@ fn add_candidates(
         reason: e.to_string(),
     })?;
     for Permutation { domain, fuzzer } in permutations {
-        if pipeline::is_legitimate(watchlist, &domain)
+        // A name that is itself a public suffix (`za.com` from `a.com`) cannot be
+        // registered by anyone, and it resolves because the suffix's operator runs it.
+        if psl::suffix_str(&domain) == Some(domain.as_str())
+            || pipeline::is_legitimate(watchlist, &domain)
             || pipeline::is_allow_listed(watchlist, &domain)
             || !seen.insert(domain.clone())
         {
@@ -323,30 +326,31 @@ pub fn permute_options(config: &LookalikeConfig) -> Result<PermuteOptions, Sweep
     }
     Ok(PermuteOptions {
         fuzzers,
-        dictionary: read_word_list(config.dictionary_file.as_deref())?,
-        tlds: read_word_list(config.tld_file.as_deref())?,
+        dictionary: read_word_list(config.dictionary_file.as_deref(), lists::parse_words)?,
+        tlds: read_word_list(config.tld_file.as_deref(), lists::parse_tlds)?,
     })
 }
 
-fn read_word_list(path: Option<&std::path::Path>) -> Result<Vec<String>, SweepError> {
+/// Reads a word or TLD list with the parser that `vigie check` and `vigie permute` use.
+fn read_word_list(
+    path: Option<&std::path::Path>,
+    parse: fn(&str, &str) -> lists::ListResult,
+) -> Result<Vec<String>, SweepError> {
     let Some(path) = path else {
         return Ok(Vec::new());
     };
-    let text = std::fs::read_to_string(path).map_err(|error| SweepError::WordList {
+    let word_list_error = |error| SweepError::WordList {
         path: path.display().to_string(),
         error,
-    })?;
-    Ok(text
-        .lines()
-        .map(|line| {
-            line.split('#')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .filter(|line| !line.is_empty())
-        .collect())
+    };
+    let text = std::fs::read_to_string(path).map_err(word_list_error)?;
+    parse(&text, &path.display().to_string()).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        word_list_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            lines.join("; "),
+        ))
+    })
 }
 
 /// Resolves candidates and submits each registered one; returns the stats and the
@@ -534,6 +538,47 @@ pub fn score(base: u8, records: &Records) -> u8 {
 mod tests {
     use super::*;
     use crate::model::Severity;
+
+    #[test]
+    fn public_suffix_is_no_candidate() {
+        // `a.com` gives `za.com` and `sa.com` (suffixes run by a registry operator) and
+        // `a.se`; nobody can register such a name, and it resolves on its own.
+        let watchlist = Watchlist {
+            id: "a".to_string(),
+            file: std::path::PathBuf::from("a.toml"),
+            brand: "A".to_string(),
+            keywords: Vec::new(),
+            word_keywords: Vec::new(),
+            domains: vec![LegitDomain {
+                name: "a.com".to_string(),
+                status: crate::config::DomainStatus::Active,
+                watch: true,
+            }],
+            allow: Vec::new(),
+            sinks: Vec::new(),
+            min_severity: Severity::Low,
+            lookalike: LookalikeConfig {
+                interval_secs: 3600,
+                jitter_secs: 0,
+                fuzzers: Vec::new(),
+                dictionary: true,
+                dictionary_file: None,
+                tld_swap: true,
+                tld_file: None,
+            },
+        };
+
+        let candidates = candidates_for(&watchlist).unwrap();
+
+        assert!(candidates.len() > 100, "{}", candidates.len());
+        for candidate in &candidates {
+            assert_ne!(
+                psl::suffix_str(&candidate.domain),
+                Some(candidate.domain.as_str()),
+                "{candidate:?}"
+            );
+        }
+    }
 
     #[test]
     fn mail_capable_homoglyph_is_critical() {
