@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{
     NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig, ResolverOpts,
@@ -34,7 +34,7 @@ use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
 use hickory_resolver::proto::op::{Message, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
-use super::udp::{UdpFailure, UdpTransport};
+use super::udp::{UdpAnswer, UdpBatch, UdpFailure};
 use crate::config::DnsConfig;
 
 /// Records of a registered name, as text.
@@ -117,7 +117,9 @@ pub struct SweepReport {
 /// and every name is taken as absolute. The answer cache is off because a sweep asks each
 /// name once.
 pub struct Resolver {
-    udp: UdpTransport,
+    servers: Vec<SocketAddr>,
+    timeout: Duration,
+    attempts: u32,
     /// Used for the queries whose UDP answer is truncated.
     inner: TokioResolver,
     concurrency: usize,
@@ -158,7 +160,9 @@ impl Resolver {
 
         let timeout = Duration::from_millis(config.timeout_ms);
         Ok(Resolver {
-            udp: UdpTransport::new(addresses, timeout, config.attempts),
+            servers: addresses,
+            timeout,
+            attempts: config.attempts.max(1),
             inner,
             concurrency: config.concurrency,
             queries: Arc::new(AtomicU64::new(0)),
@@ -176,35 +180,12 @@ impl Resolver {
     /// `name` is taken as absolute, with or without its final dot. A name that is not a valid
     /// domain name gives [`Resolution::Unknown`] with the reason.
     pub async fn resolve(&self, name: &str) -> Resolution {
-        let fqdn = match absolute_name(name) {
-            Ok(fqdn) => fqdn,
-            Err(reason) => return Resolution::Unknown(reason),
-        };
-
-        let mut records = Records::default();
-        match self.lookup(&fqdn, RecordType::A).await {
-            Answer::NameNotFound => return Resolution::NotRegistered,
-            Answer::Failed(reason) => return Resolution::Unknown(format!("A query: {reason}")),
-            Answer::Found(data) => add_records(&mut records, data),
-        }
-
-        let follow_ups = FOLLOW_UP_TYPES.map(|record_type| self.lookup(&fqdn, record_type));
-        let answers = futures::future::join_all(follow_ups).await;
-        for (record_type, answer) in FOLLOW_UP_TYPES.iter().zip(answers) {
-            match answer {
-                Answer::Found(data) => add_records(&mut records, data),
-                // The A query already showed that the name exists. An NXDOMAIN now means the
-                // zone changed between the two queries, so this type has no records.
-                Answer::NameNotFound => {}
-                // NOTE: a name whose A query succeeded but whose MX query timed out is
-                // reported unknown rather than registered with partial records, so that a
-                // missing type never shows up later as a "new" record.
-                Answer::Failed(reason) => {
-                    return Resolution::Unknown(format!("{record_type} query: {reason}"));
-                }
-            }
-        }
-        Resolution::Registered(records)
+        let mut resolution = None;
+        self.resolve_all(std::slice::from_ref(&name), 1, |_, found| {
+            resolution = Some(found);
+        })
+        .await;
+        resolution.unwrap_or_else(|| Resolution::Unknown("no answer".to_owned()))
     }
 
     /// Checks whether `zone` answers for any label, by resolving a random label under it.
@@ -212,28 +193,16 @@ impl Resolver {
     /// Returns the records of that random name when it resolves, `None` when it does not or
     /// when the answer was unknown (a failed check never hides a candidate).
     pub async fn wildcard(&self, zone: &str) -> Option<Records> {
-        let zone = zone.trim_end_matches('.');
-        let label: u64 = rand::random();
-        let probe = format!("vigie-{label:016x}.{zone}");
-        match self.resolve(&probe).await {
-            Resolution::Registered(records) => Some(records),
-            Resolution::NotRegistered => None,
-            Resolution::Unknown(reason) => {
-                tracing::debug!(
-                    zone,
-                    reason,
-                    "Wildcard check failed; zone taken as not wildcard."
-                );
-                None
-            }
-        }
+        let probe = wildcard_probe(zone);
+        wildcard_records(zone, self.resolve(&probe).await)
     }
 
     /// Resolves every name in `names` with at most `[dns] concurrency` in flight.
     ///
     /// Duplicate names are resolved once. First, the registrable domain of each subdomain
     /// candidate is checked for a wildcard. The candidates under a wildcard zone are still
-    /// resolved, but they carry that zone in [`SweepEntry::wildcard_zone`]. `progress` is called once per name as it completes.
+    /// resolved, but they carry that zone in [`SweepEntry::wildcard_zone`]. `progress` is
+    /// called once per name as it completes.
     pub async fn sweep<I, F>(&self, names: I, mut progress: F) -> SweepReport
     where
         I: IntoIterator,
@@ -244,14 +213,8 @@ impl Resolver {
         let names = distinct(names);
         let wildcard_zones = self.find_wildcard_zones(&names).await;
 
-        // The closure takes an index, not a `&String`: a closure over borrowed items would
-        // make the future fail `tokio::spawn`'s check that it is Send for every lifetime.
-        let names_ref = &names;
-        let lookups = (0..names.len())
-            .map(|index| async move { (index, self.resolve(&names_ref[index]).await) });
         let mut resolved: Vec<Option<SweepEntry>> = vec![None; names.len()];
-        let mut results = stream::iter(lookups).buffer_unordered(self.concurrency);
-        while let Some((index, resolution)) = results.next().await {
+        self.resolve_all(&names, self.concurrency, |index, resolution| {
             let name = &names[index];
             let wildcard_zone =
                 subdomain_parent(name).filter(|zone| wildcard_zones.contains_key(zone));
@@ -262,7 +225,8 @@ impl Resolver {
             };
             progress(&entry);
             resolved[index] = Some(entry);
-        }
+        })
+        .await;
 
         SweepReport {
             entries: resolved.into_iter().flatten().collect(),
@@ -271,48 +235,130 @@ impl Resolver {
         }
     }
 
-    /// Checks, with bounded concurrency, the registrable domains of the subdomain candidates.
+    /// Checks the registrable domains of the subdomain candidates, with bounded concurrency.
     async fn find_wildcard_zones(&self, names: &[String]) -> BTreeMap<String, Records> {
-        let parents: BTreeSet<String> = names
+        let zones: Vec<String> = names
             .iter()
             .filter_map(|name| subdomain_parent(name))
-            .collect();
-        let checks = parents.into_iter().map(|zone| async move {
-            let records = self.wildcard(&zone).await;
-            (zone, records)
-        });
-        let found: Vec<(String, Option<Records>)> = stream::iter(checks)
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-
-        let zones: BTreeMap<String, Records> = found
+            .collect::<BTreeSet<String>>()
             .into_iter()
-            .filter_map(|(zone, records)| Some((zone, records?)))
             .collect();
-        for zone in zones.keys() {
-            tracing::debug!(zone, "Wildcard zone found.");
-        }
-        zones
+        let probes: Vec<String> = zones.iter().map(|zone| wildcard_probe(zone)).collect();
+
+        let mut found = BTreeMap::new();
+        self.resolve_all(&probes, self.concurrency, |index, resolution| {
+            let zone = &zones[index];
+            if let Some(records) = wildcard_records(zone, resolution) {
+                tracing::debug!(zone, "Wildcard zone found.");
+                found.insert(zone.clone(), records);
+            }
+        })
+        .await;
+        found
     }
 
-    /// Sends one query and sorts its outcome.
-    async fn lookup(&self, name: &Name, record_type: RecordType) -> Answer {
-        self.queries.fetch_add(1, Ordering::Relaxed);
-        match self.udp.query(name, record_type).await {
-            Ok(message) if message.metadata.truncation => {
-                self.lookup_with_tcp(name, record_type).await
+    /// Resolves each of `names` as [`Resolver::resolve`] does, with at most `concurrency`
+    /// names in flight, and calls `done` with each name's index as it completes.
+    ///
+    /// All queries go through one [`UdpBatch`] driven by this task. The queries whose answer
+    /// is truncated run here too, through hickory-resolver over TCP.
+    async fn resolve_all<S, F>(&self, names: &[S], concurrency: usize, mut done: F)
+    where
+        S: AsRef<str>,
+        F: FnMut(usize, Resolution),
+    {
+        let expected = names.len().saturating_mul(4);
+        let mut batch =
+            match UdpBatch::open(&self.servers, self.timeout, self.attempts, expected).await {
+                Ok(batch) => batch,
+                Err(failure) => {
+                    let reason = format!("A query: {}", failure_reason(failure));
+                    for index in 0..names.len() {
+                        done(index, Resolution::Unknown(reason.clone()));
+                    }
+                    return;
+                }
+            };
+
+        let mut pending: Vec<Option<Pending>> = Vec::new();
+        pending.resize_with(names.len(), || None);
+        let mut tcp = FuturesUnordered::new();
+        let mut next_name = 0;
+        let mut in_flight = 0;
+        loop {
+            // Start names until `concurrency` are in flight; a name that does not parse is
+            // done at once.
+            while in_flight < concurrency && next_name < names.len() {
+                let index = next_name;
+                next_name += 1;
+                match absolute_name(names[index].as_ref()) {
+                    Ok(fqdn) => {
+                        self.queries.fetch_add(1, Ordering::Relaxed);
+                        batch.submit(query_tag(index, 0), &fqdn, RecordType::A);
+                        pending[index] = Some(Pending::new(fqdn));
+                        in_flight += 1;
+                    }
+                    Err(reason) => done(index, Resolution::Unknown(reason)),
+                }
             }
-            Ok(message) => classify_message(message),
-            Err(UdpFailure::TimedOut) => Answer::Failed("timed out".to_owned()),
-            Err(UdpFailure::Io(reason)) => Answer::Failed(reason),
+            if in_flight == 0 {
+                break;
+            }
+
+            let (tag, answer) = tokio::select! {
+                Some((tag, answer)) = tcp.next(), if !tcp.is_empty() => (tag, answer),
+                Some((tag, outcome)) = batch.next() => (tag, udp_answer(outcome)),
+                else => break,
+            };
+            let index = (tag >> 2) as usize;
+            let step = (tag & 3) as usize;
+            let Some(name) = pending[index].as_mut() else {
+                continue;
+            };
+            let answer = match answer {
+                Some(answer) => answer,
+                None => {
+                    // Truncated over UDP: ask again over TCP, in this task.
+                    let record_type = record_type_of(step);
+                    let fqdn = name.fqdn.clone();
+                    tcp.push(
+                        async move { (tag, Some(self.lookup_with_tcp(fqdn, record_type).await)) },
+                    );
+                    continue;
+                }
+            };
+
+            if step == 0 {
+                match answer {
+                    Answer::NameNotFound => name.finish(Resolution::NotRegistered),
+                    Answer::Failed(reason) => {
+                        name.finish(Resolution::Unknown(format!("A query: {reason}")))
+                    }
+                    Answer::Found(data) => {
+                        add_records(&mut name.records, data);
+                        for (offset, record_type) in FOLLOW_UP_TYPES.iter().enumerate() {
+                            self.queries.fetch_add(1, Ordering::Relaxed);
+                            batch.submit(query_tag(index, offset + 1), &name.fqdn, *record_type);
+                        }
+                        name.waiting = FOLLOW_UP_TYPES.len();
+                    }
+                }
+            } else {
+                name.follow_up(step - 1, answer);
+            }
+
+            if let Some(resolution) = name.result.take() {
+                pending[index] = None;
+                in_flight -= 1;
+                done(index, resolution);
+            }
         }
     }
 
     /// Asks again through hickory-resolver, which retries a truncated answer over TCP.
-    async fn lookup_with_tcp(&self, name: &Name, record_type: RecordType) -> Answer {
+    async fn lookup_with_tcp(&self, name: Name, record_type: RecordType) -> Answer {
         self.queries.fetch_add(1, Ordering::Relaxed);
-        match self.inner.lookup(name.clone(), record_type).await {
+        match self.inner.lookup(name, record_type).await {
             Ok(lookup) => Answer::Found(
                 lookup
                     .answers()
@@ -321,6 +367,115 @@ impl Resolver {
                     .collect(),
             ),
             Err(error) => classify_error(&error),
+        }
+    }
+}
+
+/// A name whose resolution is under way in [`Resolver::resolve_all`].
+struct Pending {
+    fqdn: Name,
+    records: Records,
+    /// Follow-up answers still awaited.
+    waiting: usize,
+    /// The first failed follow-up in [`FOLLOW_UP_TYPES`] order, with its reason.
+    failures: [Option<String>; FOLLOW_UP_TYPES.len()],
+    /// Set once the name is resolved.
+    result: Option<Resolution>,
+}
+
+impl Pending {
+    fn new(fqdn: Name) -> Pending {
+        Pending {
+            fqdn,
+            records: Records::default(),
+            waiting: 0,
+            failures: Default::default(),
+            result: None,
+        }
+    }
+
+    fn finish(&mut self, resolution: Resolution) {
+        self.result = Some(resolution);
+    }
+
+    /// Adds the answer of follow-up `position` and resolves the name after the last one.
+    fn follow_up(&mut self, position: usize, answer: Answer) {
+        match answer {
+            Answer::Found(data) => add_records(&mut self.records, data),
+            // The A query already showed that the name exists. An NXDOMAIN now means the
+            // zone changed between the two queries, so this type has no records.
+            Answer::NameNotFound => {}
+            Answer::Failed(reason) => self.failures[position] = Some(reason),
+        }
+        self.waiting -= 1;
+        if self.waiting > 0 {
+            return;
+        }
+
+        // NOTE: a name whose A query succeeded but whose MX query timed out is reported
+        // unknown rather than registered with partial records, so that a missing type never
+        // shows up later as a "new" record.
+        let failure = FOLLOW_UP_TYPES
+            .iter()
+            .zip(&mut self.failures)
+            .find_map(|(record_type, reason)| Some((record_type, reason.take()?)));
+        self.result = Some(match failure {
+            Some((record_type, reason)) => {
+                Resolution::Unknown(format!("{record_type} query: {reason}"))
+            }
+            None => Resolution::Registered(std::mem::take(&mut self.records)),
+        });
+    }
+}
+
+/// The tag of query `step` of name `index`: step 0 is A, steps 1 to 3 the follow-ups.
+fn query_tag(index: usize, step: usize) -> u32 {
+    ((index as u32) << 2) | step as u32
+}
+
+fn record_type_of(step: usize) -> RecordType {
+    match step {
+        0 => RecordType::A,
+        _ => FOLLOW_UP_TYPES[step - 1],
+    }
+}
+
+/// Sorts a UDP outcome; `None` for a truncated answer, which must be asked over TCP.
+fn udp_answer(outcome: Result<UdpAnswer, UdpFailure>) -> Option<Answer> {
+    Some(match outcome {
+        Ok(UdpAnswer::Truncated) => return None,
+        Ok(UdpAnswer::Message(message)) => classify_message(*message),
+        Ok(UdpAnswer::Code(code)) => classify_code(code),
+        Err(failure) => Answer::Failed(failure_reason(failure)),
+    })
+}
+
+fn failure_reason(failure: UdpFailure) -> String {
+    match failure {
+        UdpFailure::TimedOut => "timed out".to_owned(),
+        UdpFailure::Io(reason) => reason,
+    }
+}
+
+/// A random name under `zone`, which exists only if `zone` has a wildcard.
+fn wildcard_probe(zone: &str) -> String {
+    let zone = zone.trim_end_matches('.');
+    let label: u64 = rand::random();
+    format!("vigie-{label:016x}.{zone}")
+}
+
+/// The records of a wildcard probe of `zone` when it resolved.
+fn wildcard_records(zone: &str, resolution: Resolution) -> Option<Records> {
+    match resolution {
+        Resolution::Registered(records) => Some(records),
+        Resolution::NotRegistered => None,
+        Resolution::Unknown(reason) => {
+            tracing::debug!(
+                zone,
+                reason,
+                "Wildcard check failed; zone taken as not wildcard."
+            );
+            None
         }
     }
 }
@@ -338,7 +493,6 @@ enum Answer {
 /// Sorts a UDP answer by its response code.
 fn classify_message(message: Message) -> Answer {
     match message.metadata.response_code {
-        ResponseCode::NXDomain => Answer::NameNotFound,
         ResponseCode::NoError => Answer::Found(
             message
                 .answers
@@ -346,6 +500,15 @@ fn classify_message(message: Message) -> Answer {
                 .map(|record| record.data)
                 .collect(),
         ),
+        code => classify_code(code),
+    }
+}
+
+/// Sorts an answer that was not decoded by its response code.
+fn classify_code(code: ResponseCode) -> Answer {
+    match code {
+        ResponseCode::NXDomain => Answer::NameNotFound,
+        ResponseCode::NoError => Answer::Found(Vec::new()),
         code => Answer::Failed(response_code_reason(code)),
     }
 }
