@@ -11,7 +11,8 @@
 //!
 //! Run: `cargo bench --bench dns_sweep [-- --names FILE] [--concurrency N] [--seconds N]
 //! [--rounds N]`. Defaults: vigie's permutations, concurrency 100 (dnsperf's outstanding
-//! queries too), 5 s per measurement, 3 rounds.
+//! queries too), 5 s per measurement, 5 rounds. Each round prints the load average, both
+//! rates and their ratio; the summary gives the medians.
 //! `--names` reads "fuzzer domain" lines (from `scripts/dnstwist-names.py`) instead of
 //! calling `vigie::domain::permute`. Needs `nsd` and `dnsperf` (Debian packages).
 
@@ -61,23 +62,23 @@ fn main() {
         let query_file = write_query_file(workdir.path(), &names, &registered);
         let mut rounds = Vec::new();
         for round in 1..=options.rounds {
-            let capacity =
-                dnsperf_capacity(port, &query_file, options.seconds, options.concurrency);
-            // The sweep runs on a worker thread, as in the daemon, beside the tasks that
-            // receive its answers.
-            let sweep = runtime
-                .block_on(runtime.spawn(sweep_rate(
-                    server,
-                    names.clone(),
-                    registered.len(),
-                    options.concurrency,
-                    options.seconds,
-                )))
-                .expect("the sweep task completes");
+            let load = load_average();
+            // Odd rounds measure the server first, even rounds the sweep first, so that
+            // neither side always runs just after the other's burst.
+            let (capacity, sweep) = if round % 2 == 1 {
+                let capacity = dnsperf_capacity(port, &query_file, &options);
+                (
+                    capacity,
+                    run_sweep(&runtime, server, &names, registered.len(), &options),
+                )
+            } else {
+                let sweep = run_sweep(&runtime, server, &names, registered.len(), &options);
+                (dnsperf_capacity(port, &query_file, &options), sweep)
+            };
             let rate = sweep.queries as f64 / sweep.seconds;
             println!(
-                "round {round}: server {capacity:.0} queries/s, sweep {rate:.0} queries/s \
-                 ({} sweeps, {} queries in {:.2} s), ratio {:.1} %",
+                "round {round}: load average {load}, server {capacity:.0} queries/s, sweep \
+                 {rate:.0} queries/s ({} sweeps, {} queries in {:.2} s), ratio {:.1} %",
                 sweep.sweeps,
                 sweep.queries,
                 sweep.seconds,
@@ -106,6 +107,38 @@ fn main() {
     println!("median server capacity (dnsperf): {capacity:.0} queries/s");
     println!("median vigie sweep: {rate:.0} queries/s");
     println!("median ratio: {:.1} % of capacity", 100.0 * ratio);
+    println!("load average at the end: {}", load_average());
+}
+
+/// The 1, 5 and 15 minute load averages of the machine, as `/proc/loadavg` gives them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// Times repeated sweeps in a task of the multi-thread runtime, as the daemon runs them.
+fn run_sweep(
+    runtime: &tokio::runtime::Runtime,
+    server: SocketAddr,
+    names: &[String],
+    registered: usize,
+    options: &Options,
+) -> SweepRate {
+    runtime
+        .block_on(runtime.spawn(sweep_rate(
+            server,
+            names.to_vec(),
+            registered,
+            options.concurrency,
+            options.seconds,
+        )))
+        .expect("the sweep task completes")
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -118,7 +151,7 @@ fn parse_options() -> Options {
         names_file: None,
         concurrency: 100,
         seconds: 5,
-        rounds: 3,
+        rounds: 5,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -270,7 +303,8 @@ fn write_query_file(dir: &Path, names: &[String], registered: &[&str]) -> PathBu
 }
 
 /// Runs dnsperf for `seconds` with `outstanding` queries in flight and returns its rate.
-fn dnsperf_capacity(port: u16, query_file: &Path, seconds: u64, outstanding: usize) -> f64 {
+fn dnsperf_capacity(port: u16, query_file: &Path, options: &Options) -> f64 {
+    let (seconds, outstanding) = (options.seconds, options.concurrency);
     let output = Command::new("dnsperf")
         .args([
             "-s",

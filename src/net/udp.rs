@@ -25,6 +25,8 @@ use hickory_resolver::proto::rr::{Name, RecordType};
 use tokio::net::UdpSocket;
 use tokio::time::{Instant, Sleep};
 
+use super::mmsg::{self, RawAddress, Receiver};
+
 /// Sockets opened per address family of the servers. Several sockets spread the kernel's
 /// per-socket work and make an off-path forger guess among several source ports.
 const SOCKETS: usize = 4;
@@ -129,7 +131,10 @@ pub(crate) struct UdpBatch {
     deadlines: VecDeque<(Instant, u32, u32)>,
     timer: Pin<Box<Sleep>>,
     done: VecDeque<Completion>,
-    buffer: Vec<u8>,
+    /// Receive buffers, allocated at the first read.
+    receiver: Option<Receiver>,
+    /// `servers` in the form the kernel takes.
+    raw_servers: Vec<RawAddress>,
     turn: usize,
 }
 
@@ -177,8 +182,8 @@ impl UdpBatch {
             deadlines: VecDeque::new(),
             timer: Box::pin(tokio::time::sleep(timeout)),
             done: VecDeque::new(),
-            // Large enough for any UDP datagram, so that no answer is cut short.
-            buffer: vec![0; 65_535],
+            receiver: None,
+            raw_servers: servers.iter().copied().map(RawAddress::new).collect(),
             turn: 0,
         })
     }
@@ -259,36 +264,72 @@ impl UdpBatch {
     /// Sends queued queries until every socket's queue is empty or its send buffer is full.
     fn flush(&mut self) {
         for endpoint_index in 0..self.endpoints.len() {
-            while let Some(&(index, generation)) = self.endpoints[endpoint_index].outgoing.front() {
-                let slot = &self.slots[index as usize];
-                if !slot.live || slot.generation != generation {
-                    self.endpoints[endpoint_index].outgoing.pop_front();
-                    continue;
-                }
-                let server = self.servers[slot.server];
-                let endpoint = &self.endpoints[endpoint_index];
-                match endpoint.socket.try_send_to(&slot.request, server) {
-                    Ok(_) => {
-                        self.endpoints[endpoint_index].outgoing.pop_front();
-                    }
-                    Err(error) if error.kind() == ErrorKind::WouldBlock => break,
-                    Err(error) => {
-                        self.endpoints[endpoint_index].outgoing.pop_front();
-                        let reason = format!("cannot send to {server}: {error}");
-                        self.complete(index, Err(UdpFailure::Io(reason)));
-                    }
-                }
+            while self.flush_some(endpoint_index) {}
+        }
+    }
+
+    /// Sends up to [`mmsg::BATCH`] queued queries of one socket in one call, and tells
+    /// whether more may be sent now.
+    fn flush_some(&mut self, endpoint_index: usize) -> bool {
+        let endpoint = &mut self.endpoints[endpoint_index];
+        // Queue entries of queries that completed or moved on are dropped here.
+        while let Some(&(index, generation)) = endpoint.outgoing.front() {
+            let slot = &self.slots[index as usize];
+            if slot.live && slot.generation == generation {
+                break;
+            }
+            endpoint.outgoing.pop_front();
+        }
+        if endpoint.outgoing.is_empty() {
+            return false;
+        }
+
+        // A stale entry inside the run ends the batch; it is dropped at the next call.
+        let datagrams = endpoint
+            .outgoing
+            .iter()
+            .map(|&(index, generation)| (&self.slots[index as usize], generation))
+            .take_while(|(slot, generation)| slot.live && slot.generation == *generation)
+            .map(|(slot, _)| (slot.request.as_slice(), &self.raw_servers[slot.server]));
+
+        match mmsg::send_batch(&endpoint.socket, datagrams) {
+            Ok(sent) => {
+                endpoint.outgoing.drain(..sent);
+                true
+            }
+            Err(error) if error.kind() == ErrorKind::WouldBlock => false,
+            Err(error) => {
+                // The error belongs to the first datagram; the others are tried again.
+                let (index, _) = endpoint
+                    .outgoing
+                    .pop_front()
+                    .expect("a datagram was queued");
+                let server = self.servers[self.slots[index as usize].server];
+                let reason = format!("cannot send to {server}: {error}");
+                self.complete(index, Err(UdpFailure::Io(reason)));
+                true
             }
         }
     }
 
     /// Reads the datagrams waiting on every socket and completes the queries they answer.
     fn receive(&mut self) {
+        // Taken out of self for the loop, because accept needs self mutable.
+        let mut receiver = self.receiver.take().unwrap_or_else(Receiver::new);
         for endpoint_index in 0..self.endpoints.len() {
-            for _ in 0..READ_BUDGET {
-                let endpoint = &self.endpoints[endpoint_index];
-                match endpoint.socket.try_recv_from(&mut self.buffer) {
-                    Ok((length, source)) => self.accept(endpoint_index, length, source),
+            for _ in 0..READ_BUDGET / mmsg::BATCH {
+                match receiver.receive(&self.endpoints[endpoint_index].socket) {
+                    Ok(count) => {
+                        for datagram in 0..count {
+                            let (bytes, source) = receiver.datagram(datagram);
+                            if let Some(source) = source {
+                                self.accept(endpoint_index, bytes, source);
+                            }
+                        }
+                        if count < mmsg::BATCH {
+                            break;
+                        }
+                    }
                     Err(error) if error.kind() == ErrorKind::WouldBlock => break,
                     Err(error) => {
                         // ICMP errors (port unreachable) can surface here, once each; the
@@ -298,14 +339,14 @@ impl UdpBatch {
                 }
             }
         }
+        self.receiver = Some(receiver);
     }
 
     /// Completes the query that the datagram in the buffer answers. Datagrams from another
     /// address than the server asked, with an unknown ID, another question, or a NOERROR
     /// body that does not decode are dropped, as a forged or late answer would be.
-    fn accept(&mut self, endpoint_index: usize, length: usize, source: SocketAddr) {
-        let datagram = &self.buffer[..length];
-        if length < HEADER_LEN || datagram[2] & 0x80 == 0 {
+    fn accept(&mut self, endpoint_index: usize, datagram: &[u8], source: SocketAddr) {
+        if datagram.len() < HEADER_LEN || datagram[2] & 0x80 == 0 {
             return;
         }
         let id = u16::from_be_bytes([datagram[0], datagram[1]]);
