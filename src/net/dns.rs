@@ -13,10 +13,10 @@
 //! wildcard zones (a random label under the registrable domain resolves) so that the
 //! subdomain candidates of such a zone are not reported as registrations of their own.
 //!
-//! Queries go out over the shared UDP sockets of [`super::udp`], because hickory-resolver's
-//! socket per query was the bottleneck of a sweep. hickory-resolver still reads the system
-//! configuration and takes over the queries whose UDP answer is truncated (it retries them
-//! over TCP).
+//! Queries go out through a [`super::udp::UdpBatch`], which the resolving task drives itself
+//! over a few UDP sockets, because hickory-resolver's socket per query was the bottleneck of
+//! a sweep. hickory-resolver still reads the system configuration and takes over the queries
+//! whose UDP answer is truncated (it retries them over TCP).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -34,7 +34,7 @@ use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
 use hickory_resolver::proto::op::{Message, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
-use super::udp::{UdpAnswer, UdpBatch, UdpFailure};
+use super::udp::{UdpAnswer, UdpBatch, UdpFailure, wire_name};
 use crate::config::DnsConfig;
 
 /// Records of a registered name, as text.
@@ -211,13 +211,16 @@ impl Resolver {
     {
         let start_queries = self.queries_sent();
         let names = distinct(names);
-        let wildcard_zones = self.find_wildcard_zones(&names).await;
+        let mut parents: Vec<Option<String>> =
+            names.iter().map(|name| subdomain_parent(name)).collect();
+        let wildcard_zones = self.find_wildcard_zones(&parents).await;
 
         let mut resolved: Vec<Option<SweepEntry>> = vec![None; names.len()];
         self.resolve_all(&names, self.concurrency, |index, resolution| {
             let name = &names[index];
-            let wildcard_zone =
-                subdomain_parent(name).filter(|zone| wildcard_zones.contains_key(zone));
+            let wildcard_zone = parents[index]
+                .take()
+                .filter(|zone| wildcard_zones.contains_key(zone));
             let entry = SweepEntry {
                 name: name.clone(),
                 resolution,
@@ -235,11 +238,13 @@ impl Resolver {
         }
     }
 
-    /// Checks the registrable domains of the subdomain candidates, with bounded concurrency.
-    async fn find_wildcard_zones(&self, names: &[String]) -> BTreeMap<String, Records> {
-        let zones: Vec<String> = names
+    /// Checks the registrable domains of the subdomain candidates (`parents`, see
+    /// [`subdomain_parent`]) for a wildcard, with bounded concurrency.
+    async fn find_wildcard_zones(&self, parents: &[Option<String>]) -> BTreeMap<String, Records> {
+        let zones: Vec<String> = parents
             .iter()
-            .filter_map(|name| subdomain_parent(name))
+            .flatten()
+            .cloned()
             .collect::<BTreeSet<String>>()
             .into_iter()
             .collect();
@@ -291,11 +296,11 @@ impl Resolver {
             while in_flight < concurrency && next_name < names.len() {
                 let index = next_name;
                 next_name += 1;
-                match absolute_name(names[index].as_ref()) {
-                    Ok(fqdn) => {
+                match query_name(names[index].as_ref()) {
+                    Ok(wire) => {
                         self.queries.fetch_add(1, Ordering::Relaxed);
-                        batch.submit(query_tag(index, 0), &fqdn, RecordType::A);
-                        pending[index] = Some(Pending::new(fqdn));
+                        batch.submit(query_tag(index, 0), &wire, RecordType::A);
+                        pending[index] = Some(Pending::new(wire));
                         in_flight += 1;
                     }
                     Err(reason) => done(index, Resolution::Unknown(reason)),
@@ -306,6 +311,7 @@ impl Resolver {
             }
 
             let (tag, answer) = tokio::select! {
+                biased;
                 Some((tag, answer)) = tcp.next(), if !tcp.is_empty() => (tag, answer),
                 Some((tag, outcome)) = batch.next() => (tag, udp_answer(outcome)),
                 else => break,
@@ -320,10 +326,14 @@ impl Resolver {
                 None => {
                     // Truncated over UDP: ask again over TCP, in this task.
                     let record_type = record_type_of(step);
-                    let fqdn = name.fqdn.clone();
-                    tcp.push(
-                        async move { (tag, Some(self.lookup_with_tcp(fqdn, record_type).await)) },
-                    );
+                    let fqdn = name_from_wire(&name.wire);
+                    tcp.push(async move {
+                        let answer = match fqdn {
+                            Ok(fqdn) => self.lookup_with_tcp(fqdn, record_type).await,
+                            Err(reason) => Answer::Failed(reason),
+                        };
+                        (tag, Some(answer))
+                    });
                     continue;
                 }
             };
@@ -338,7 +348,7 @@ impl Resolver {
                         add_records(&mut name.records, data);
                         for (offset, record_type) in FOLLOW_UP_TYPES.iter().enumerate() {
                             self.queries.fetch_add(1, Ordering::Relaxed);
-                            batch.submit(query_tag(index, offset + 1), &name.fqdn, *record_type);
+                            batch.submit(query_tag(index, offset + 1), &name.wire, *record_type);
                         }
                         name.waiting = FOLLOW_UP_TYPES.len();
                     }
@@ -373,7 +383,8 @@ impl Resolver {
 
 /// A name whose resolution is under way in [`Resolver::resolve_all`].
 struct Pending {
-    fqdn: Name,
+    /// The name in wire form.
+    wire: Vec<u8>,
     records: Records,
     /// Follow-up answers still awaited.
     waiting: usize,
@@ -384,9 +395,9 @@ struct Pending {
 }
 
 impl Pending {
-    fn new(fqdn: Name) -> Pending {
+    fn new(wire: Vec<u8>) -> Pending {
         Pending {
-            fqdn,
+            wire,
             records: Records::default(),
             waiting: 0,
             failures: Default::default(),
@@ -564,6 +575,58 @@ fn host_text(name: &Name) -> String {
     name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// Parses `name` as an absolute domain name and returns it in wire form.
+///
+/// Most candidates are lower-case letter-digit-hyphen names, which IDNA maps to themselves,
+/// so those are encoded directly. Any other name (upper case, Unicode, `xn--` labels, other
+/// characters) goes through hickory-proto's IDNA parser.
+fn query_name(name: &str) -> Result<Vec<u8>, String> {
+    let trimmed = name.trim().trim_end_matches('.');
+    // A wire name has one length byte per label plus the root byte, at most 255 in all.
+    if trimmed.len() + 2 <= 255 && trimmed.split('.').all(is_plain_label) {
+        let mut wire = Vec::with_capacity(trimmed.len() + 2);
+        for label in trimmed.split('.') {
+            wire.push(label.len() as u8);
+            wire.extend_from_slice(label.as_bytes());
+        }
+        wire.push(0);
+        return Ok(wire);
+    }
+    absolute_name(name).map(|parsed| wire_name(&parsed))
+}
+
+/// Tells whether `label` is 1 to 63 bytes of lower-case letters, digits and inner hyphens,
+/// without hyphens in its third and fourth places (the form of `xn--` and other reserved
+/// prefixes, which IDNA checks).
+fn is_plain_label(label: &str) -> bool {
+    let bytes = label.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+        && !(bytes.len() >= 4 && &bytes[2..4] == b"--")
+}
+
+/// Rebuilds the absolute name of a wire name made by [`query_name`].
+fn name_from_wire(wire: &[u8]) -> Result<Name, String> {
+    let mut labels = Vec::new();
+    let mut rest = wire;
+    while let Some((&length, tail)) = rest.split_first() {
+        if length == 0 {
+            break;
+        }
+        let (label, tail) = tail.split_at(usize::from(length).min(tail.len()));
+        labels.push(label);
+        rest = tail;
+    }
+    let mut name = Name::from_labels(labels)
+        .map_err(|error| format!("invalid domain name in a query: {error}"))?;
+    name.set_fqdn(true);
+    Ok(name)
+}
+
 /// Parses `name` as an absolute domain name.
 fn absolute_name(name: &str) -> Result<Name, String> {
     let trimmed = name.trim().trim_end_matches('.');
@@ -592,7 +655,7 @@ where
     I: IntoIterator,
     I::Item: Into<String>,
 {
-    let mut seen = BTreeSet::new();
+    let mut seen = std::collections::HashSet::new();
     names
         .into_iter()
         .map(Into::into)
@@ -665,6 +728,47 @@ mod tests {
             Some("example.co.uk".to_owned())
         );
         assert_eq!(subdomain_parent("example.co.uk"), None);
+    }
+
+    #[test]
+    fn query_name_matches_idna_parser_for_permutations() {
+        let permutations =
+            crate::domain::permute("societegenerale.com", &Default::default()).unwrap();
+        let mut names: Vec<String> = permutations.into_iter().map(|item| item.domain).collect();
+        names.extend(
+            [
+                "Examp1e.test",
+                "xn--exmple-qta.test.",
+                "exämple.test",
+                "a--b.test",
+                "-a.test",
+            ]
+            .map(str::to_owned),
+        );
+        assert!(names.len() > 1000, "{} names", names.len());
+        for name in &names {
+            let expected = absolute_name(name).map(|parsed| wire_name(&parsed));
+            assert_eq!(query_name(name), expected, "{name}");
+            if let Ok(wire) = &expected {
+                assert_eq!(
+                    name_from_wire(wire)
+                        .map(|parsed| wire_name(&parsed))
+                        .as_ref(),
+                    Ok(wire)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn query_name_rejects_bad_names() {
+        let long_label = format!("{}.test", "a".repeat(64));
+        let error = query_name(&long_label).unwrap_err();
+        assert!(error.contains(&long_label), "{error}");
+        let long_name = ["abcdefghij"; 30].join(".");
+        let error = query_name(&long_name).unwrap_err();
+        assert!(error.contains(&long_name), "{error}");
+        assert!(query_name("a..test").is_err());
     }
 
     #[test]

@@ -188,8 +188,9 @@ impl UdpBatch {
         })
     }
 
-    /// Queues a query for `name` and `record_type`; its completion carries `tag`.
-    pub(crate) fn submit(&mut self, tag: u32, name: &Name, record_type: RecordType) {
+    /// Queues a query for `name` (in wire form, see [`wire_name`]) and `record_type`; its
+    /// completion carries `tag`.
+    pub(crate) fn submit(&mut self, tag: u32, name: &[u8], record_type: RecordType) {
         let index = self.free.pop().unwrap_or_else(|| {
             self.slots.push(Slot::default());
             (self.slots.len() - 1) as u32
@@ -435,18 +436,26 @@ impl UdpBatch {
     }
 }
 
-/// Writes a query for `name` and `record_type` into `request` (message ID zero, recursion
-/// desired, one question, an OPT record) and returns the length of its question section.
-fn write_request(request: &mut Vec<u8>, name: &Name, record_type: RecordType) -> usize {
+/// Encodes `name` in wire form: each label after its length byte, then the root's zero byte.
+pub(crate) fn wire_name(name: &Name) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(name.len() + 2);
+    for label in name.iter() {
+        // Name guarantees labels of at most 63 bytes.
+        wire.push(label.len() as u8);
+        wire.extend_from_slice(label);
+    }
+    wire.push(0);
+    wire
+}
+
+/// Writes a query for `name` (in wire form) and `record_type` into `request` (message ID
+/// zero, recursion desired, one question, an OPT record) and returns the length of its
+/// question section.
+fn write_request(request: &mut Vec<u8>, name: &[u8], record_type: RecordType) -> usize {
     request.clear();
     // ID 0, flags RD, QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 1.
     request.extend_from_slice(&[0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
-    for label in name.iter() {
-        // Name guarantees labels of at most 63 bytes.
-        request.push(label.len() as u8);
-        request.extend_from_slice(label);
-    }
-    request.push(0);
+    request.extend_from_slice(name);
     request.extend_from_slice(&u16::from(record_type).to_be_bytes());
     // Class IN.
     request.extend_from_slice(&[0, 1]);
@@ -479,7 +488,7 @@ mod tests {
     fn request_matches_hickory_encoding() {
         let name = Name::from_utf8("Examp1e.Test.").unwrap();
         let mut request = Vec::new();
-        let question_len = write_request(&mut request, &name, RecordType::MX);
+        let question_len = write_request(&mut request, &wire_name(&name), RecordType::MX);
         request[..2].copy_from_slice(&0x1234u16.to_be_bytes());
 
         let mut message = Message::new(0x1234, MessageType::Query, OpCode::Query);
@@ -497,7 +506,7 @@ mod tests {
     fn question_compares_name_without_case() {
         let mut request = Vec::new();
         let name = Name::from_ascii("examp1e.test.").unwrap();
-        let question_len = write_request(&mut request, &name, RecordType::A);
+        let question_len = write_request(&mut request, &wire_name(&name), RecordType::A);
         let mut answer = request.clone();
         answer[2] |= 0x80;
         answer[HEADER_LEN + 1] = b'E';
