@@ -272,9 +272,9 @@ impl Resolver {
         S: AsRef<str>,
         F: FnMut(usize, Resolution),
     {
-        let expected = names.len().saturating_mul(4);
+        let in_flight_max = names.len().min(concurrency);
         let mut batch =
-            match UdpBatch::open(&self.servers, self.timeout, self.attempts, expected).await {
+            match UdpBatch::open(&self.servers, self.timeout, self.attempts, in_flight_max).await {
                 Ok(batch) => batch,
                 Err(failure) => {
                     let reason = format!("A query: {}", failure_reason(failure));

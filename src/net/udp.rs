@@ -139,15 +139,15 @@ pub(crate) struct UdpBatch {
 }
 
 impl UdpBatch {
-    /// Opens up to [`SOCKETS`] sockets for each address family of `servers`, fewer when
-    /// `expected_queries` is small.
+    /// Opens [`SOCKETS`] sockets for each address family of `servers`, or one per name when
+    /// at most `names_in_flight` names (fewer than [`SOCKETS`]) will be in flight at once.
     pub(crate) async fn open(
         servers: &[SocketAddr],
         timeout: Duration,
         attempts: u32,
-        expected_queries: usize,
+        names_in_flight: usize,
     ) -> Result<UdpBatch, UdpFailure> {
-        let count = expected_queries.clamp(1, SOCKETS);
+        let count = names_in_flight.clamp(1, SOCKETS);
         let mut endpoints = Vec::new();
         for ipv4 in [true, false] {
             if !servers.iter().any(|server| server.is_ipv4() == ipv4) {
