@@ -11,7 +11,8 @@
 //!
 //! Run: `cargo bench --bench dns_sweep [-- --names FILE] [--concurrency N] [--seconds N]
 //! [--rounds N]`. Defaults: vigie's permutations, concurrency 100 (dnsperf's outstanding
-//! queries too), 5 s per measurement, 3 rounds.
+//! queries too), 5 s per measurement, 5 rounds. Each round prints the load average, both
+//! rates and their ratio; the summary gives the medians.
 //! `--names` reads "fuzzer domain" lines (from `scripts/dnstwist-names.py`) instead of
 //! calling `vigie::domain::permute`. Needs `nsd` and `dnsperf` (Debian packages).
 
@@ -61,29 +62,31 @@ fn main() {
         let query_file = write_query_file(workdir.path(), &names, &registered);
         let mut rounds = Vec::new();
         for round in 1..=options.rounds {
-            let capacity =
-                dnsperf_capacity(port, &query_file, options.seconds, options.concurrency);
-            // The sweep runs on a worker thread, as in the daemon, beside the tasks that
-            // receive its answers.
-            let sweep = runtime
-                .block_on(runtime.spawn(sweep_rate(
-                    server,
-                    names.clone(),
-                    registered.len(),
-                    options.concurrency,
-                    options.seconds,
-                )))
-                .expect("the sweep task completes");
+            let load = load_average();
+            // Odd rounds measure the server first, even rounds the sweep first, so that
+            // neither side always runs just after the other's burst.
+            let ((capacity, dnsperf_cpu), sweep) = if round % 2 == 1 {
+                let capacity = dnsperf_capacity(port, &query_file, &options);
+                (
+                    capacity,
+                    run_sweep(&runtime, server, &names, registered.len(), &options),
+                )
+            } else {
+                let sweep = run_sweep(&runtime, server, &names, registered.len(), &options);
+                (dnsperf_capacity(port, &query_file, &options), sweep)
+            };
             let rate = sweep.queries as f64 / sweep.seconds;
+            let sweep_cpu = sweep.cpu_seconds * 1e6 / sweep.queries as f64;
             println!(
-                "round {round}: server {capacity:.0} queries/s, sweep {rate:.0} queries/s \
-                 ({} sweeps, {} queries in {:.2} s), ratio {:.1} %",
+                "round {round}: load average {load}, server {capacity:.0} queries/s, sweep \
+                 {rate:.0} queries/s ({} sweeps, {} queries in {:.2} s), ratio {:.1} %; \
+                 client CPU per query: dnsperf {dnsperf_cpu:.2} us, sweep {sweep_cpu:.2} us",
                 sweep.sweeps,
                 sweep.queries,
                 sweep.seconds,
                 100.0 * rate / capacity
             );
-            rounds.push((capacity, rate));
+            rounds.push((capacity, rate, dnsperf_cpu, sweep_cpu));
         }
         rounds
     }));
@@ -97,6 +100,8 @@ fn main() {
     let capacity = median(rounds.iter().map(|round| round.0).collect());
     let rate = median(rounds.iter().map(|round| round.1).collect());
     let ratio = median(rounds.iter().map(|round| round.1 / round.0).collect());
+    let dnsperf_cpu = median(rounds.iter().map(|round| round.2).collect());
+    let sweep_cpu = median(rounds.iter().map(|round| round.3).collect());
     println!(
         "names swept: {} ({} registered, one in {REGISTERED_EVERY}); concurrency {}",
         names.len(),
@@ -106,6 +111,42 @@ fn main() {
     println!("median server capacity (dnsperf): {capacity:.0} queries/s");
     println!("median vigie sweep: {rate:.0} queries/s");
     println!("median ratio: {:.1} % of capacity", 100.0 * ratio);
+    println!(
+        "median client CPU per query (user + system): dnsperf {dnsperf_cpu:.2} us, \
+         sweep {sweep_cpu:.2} us"
+    );
+    println!("load average at the end: {}", load_average());
+}
+
+/// The 1, 5 and 15 minute load averages of the machine, as `/proc/loadavg` gives them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// Times repeated sweeps in a task of the multi-thread runtime, as the daemon runs them.
+fn run_sweep(
+    runtime: &tokio::runtime::Runtime,
+    server: SocketAddr,
+    names: &[String],
+    registered: usize,
+    options: &Options,
+) -> SweepRate {
+    runtime
+        .block_on(runtime.spawn(sweep_rate(
+            server,
+            names.to_vec(),
+            registered,
+            options.concurrency,
+            options.seconds,
+        )))
+        .expect("the sweep task completes")
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -118,7 +159,7 @@ fn parse_options() -> Options {
         names_file: None,
         concurrency: 100,
         seconds: 5,
-        rounds: 3,
+        rounds: 5,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -269,8 +310,11 @@ fn write_query_file(dir: &Path, names: &[String], registered: &[&str]) -> PathBu
     path
 }
 
-/// Runs dnsperf for `seconds` with `outstanding` queries in flight and returns its rate.
-fn dnsperf_capacity(port: u16, query_file: &Path, seconds: u64, outstanding: usize) -> f64 {
+/// Runs dnsperf for `--seconds` with `--concurrency` queries in flight and returns its rate
+/// and the CPU time it spent per query, in microseconds.
+fn dnsperf_capacity(port: u16, query_file: &Path, options: &Options) -> (f64, f64) {
+    let (seconds, outstanding) = (options.seconds, options.concurrency);
+    let cpu_before = cpu_seconds(libc::RUSAGE_CHILDREN);
     let output = Command::new("dnsperf")
         .args([
             "-s",
@@ -285,17 +329,38 @@ fn dnsperf_capacity(port: u16, query_file: &Path, seconds: u64, outstanding: usi
         .arg(query_file)
         .output()
         .expect("run dnsperf (apt-get install dnsperf)");
+    // NSD is a child too, but it is not waited for until the end, so only dnsperf counts.
+    let cpu = cpu_seconds(libc::RUSAGE_CHILDREN) - cpu_before;
     let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
-        .find_map(|line| line.trim().strip_prefix("Queries per second:"))
-        .and_then(|rate| rate.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no rate in the dnsperf output:\n{text}"))
+    let number = |prefix: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(prefix))
+            .and_then(|value| value.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix:?} in the dnsperf output:\n{text}"))
+    };
+    let rate = number("Queries per second:");
+    let completed = number("Queries completed:");
+    (rate, cpu * 1e6 / completed)
+}
+
+/// User and system CPU time of this process (`RUSAGE_SELF`) or of its waited-for children
+/// (`RUSAGE_CHILDREN`), in seconds.
+fn cpu_seconds(who: libc::c_int) -> f64 {
+    // SAFETY: getrusage fills the zeroed struct it is given and keeps no pointer to it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let status = unsafe { libc::getrusage(who, &mut usage) };
+    assert_eq!(status, 0, "getrusage failed");
+    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 struct SweepRate {
     sweeps: usize,
     queries: u64,
     seconds: f64,
+    /// CPU time of the whole process during the sweeps (NSD runs in another process).
+    cpu_seconds: f64,
 }
 
 /// Sweeps all names again and again for at least `--seconds`, checking each sweep's counts.
@@ -308,10 +373,12 @@ async fn sweep_rate(
 ) -> SweepRate {
     let resolver = Resolver::new(&config(server, concurrency)).expect("build a resolver");
     let started = Instant::now();
+    let cpu_before = cpu_seconds(libc::RUSAGE_SELF);
     let mut rate = SweepRate {
         sweeps: 0,
         queries: 0,
         seconds: 0.0,
+        cpu_seconds: 0.0,
     };
     while started.elapsed() < Duration::from_secs(seconds) {
         let report = resolver.sweep(names.iter().cloned(), |_| {}).await;
@@ -334,6 +401,7 @@ async fn sweep_rate(
         rate.queries += report.queries;
     }
     rate.seconds = started.elapsed().as_secs_f64();
+    rate.cpu_seconds = cpu_seconds(libc::RUSAGE_SELF) - cpu_before;
     rate
 }
 

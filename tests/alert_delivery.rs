@@ -359,7 +359,10 @@ async fn smtp_down_then_up_gets_alert() {
     assert_eq!(failed.attempts, 1);
     assert!(failed.delivered_at.is_none());
     let error = failed.last_error.unwrap_or_default();
-    assert!(error.contains("sink mail: SMTP delivery to 127.0.0.1:"), "{error}");
+    assert!(
+        error.contains("sink mail: SMTP delivery to 127.0.0.1:"),
+        "{error}"
+    );
     assert!(error.contains("failed"), "{error}");
 
     let servers = tokio::task::spawn_blocking(move || {

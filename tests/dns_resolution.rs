@@ -438,3 +438,140 @@ async fn next_attempt_goes_to_next_server() {
     let records = registered(&resolver, "exarnple.test").await;
     assert_eq!(records.a, set(&["198.51.100.20"]));
 }
+
+#[tokio::test]
+async fn sweep_retries_every_name_on_next_server() {
+    // The first server never answers, so each name's first attempt times out and the
+    // second goes to the test server: the sweep's timeouts and retries run for every name.
+    let silent = silent_udp_socket().await;
+    let dns = TestDns::standard().await;
+    let mut settings = config(silent.local_addr().unwrap());
+    settings.nameservers.push(dns.addr);
+    settings.timeout_ms = 200;
+    settings.attempts = 2;
+    settings.concurrency = 50;
+    let resolver = Resolver::new(&settings).unwrap();
+
+    let mut names: Vec<String> = (0..100)
+        .map(|index| format!("exampl{index}.test"))
+        .collect();
+    names.push("examp1e.test".to_owned());
+    let report = resolver.sweep(names, |_| {}).await;
+
+    assert_eq!(report.entries.len(), 101);
+    for entry in &report.entries[..100] {
+        assert_eq!(entry.resolution, Resolution::NotRegistered, "{entry:?}");
+    }
+    assert!(
+        report.entries[100].is_registration(),
+        "{:?}",
+        report.entries[100]
+    );
+}
+
+#[tokio::test]
+async fn sweep_asks_truncated_answers_over_tcp() {
+    let mut zone =
+        String::from("@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n@ 3600 IN NS ns1\n");
+    for host in 1..=150 {
+        zone.push_str(&format!("@ 3600 IN A 10.0.{}.{}\n", host / 100, host % 100));
+    }
+    let dns = TestDns::builder()
+        .zone("large.test.", &zone)
+        .zone("small.test.", "@ 3600 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n@ 3600 IN NS ns1\n@ 3600 IN A 192.0.2.1\n")
+        .start()
+        .await;
+    let resolver = Resolver::new(&config(dns.addr)).unwrap();
+
+    let names = ["large.test", "small.test", "absent.small.test"];
+    let report = resolver.sweep(names, |_| {}).await;
+
+    let Resolution::Registered(large) = &report.entries[0].resolution else {
+        panic!("large.test: {:?}", report.entries[0]);
+    };
+    assert_eq!(large.a.len(), 150);
+    let Resolution::Registered(small) = &report.entries[1].resolution else {
+        panic!("small.test: {:?}", report.entries[1]);
+    };
+    assert_eq!(small.a, set(&["192.0.2.1"]));
+    assert_eq!(report.entries[2].resolution, Resolution::NotRegistered);
+    // A for the three names, the wildcard probes of small.test and of the suffix test, the
+    // follow-ups of the two that exist, and the truncated A answer of large.test asked again,
+    // once, over TCP.
+    assert_eq!(report.queries, 5 + 2 * 3 + 1);
+}
+
+#[tokio::test]
+async fn sweep_reports_invalid_name_and_keeps_others() {
+    let dns = TestDns::standard().await;
+    let resolver = Resolver::new(&config(dns.addr)).unwrap();
+    let long_label = format!("{}.test", "a".repeat(64));
+
+    let names = vec![
+        "examp1e.test".to_owned(),
+        long_label.clone(),
+        "exampl0.test".to_owned(),
+    ];
+    let report = resolver.sweep(names, |_| {}).await;
+
+    assert!(
+        report.entries[0].is_registration(),
+        "{:?}",
+        report.entries[0]
+    );
+    let Resolution::Unknown(reason) = &report.entries[1].resolution else {
+        panic!("expected unknown, got {:?}", report.entries[1]);
+    };
+    assert!(reason.contains(&long_label), "{reason}");
+    assert_eq!(report.entries[2].resolution, Resolution::NotRegistered);
+}
+
+#[tokio::test]
+async fn sweep_ignores_forged_answers() {
+    let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let other = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let address = server.local_addr().unwrap();
+    let responder = tokio::spawn(serve_with_forgeries(server, other));
+    let resolver = Resolver::new(&config(address)).unwrap();
+
+    let names: Vec<String> = (0..50).map(|index| format!("host{index}.test")).collect();
+    let report = resolver.sweep(names, |_| {}).await;
+
+    assert_eq!(report.entries.len(), 50);
+    for entry in &report.entries {
+        let Resolution::Registered(records) = &entry.resolution else {
+            panic!("expected registered, got {entry:?}");
+        };
+        assert_eq!(records.a, set(&["192.0.2.10"]), "{entry:?}");
+    }
+    responder.abort();
+}
+
+#[tokio::test]
+async fn sweep_with_more_names_in_flight_than_sockets() {
+    // Concurrency far above the sockets' count puts many message IDs in use on each socket
+    // at once; every name must still get its own answer. Far more in flight would overflow
+    // the default socket buffers of the test server.
+    let dns = TestDns::standard().await;
+    let mut settings = config(dns.addr);
+    settings.concurrency = 200;
+    let resolver = Resolver::new(&settings).unwrap();
+
+    let mut names: Vec<String> = (0..2000)
+        .map(|index| format!("exampl{index}.test"))
+        .collect();
+    names.push("exarnple.test".to_owned());
+    let report = resolver.sweep(names, |_| {}).await;
+
+    assert_eq!(report.entries.len(), 2001);
+    let not_registered = report
+        .entries
+        .iter()
+        .filter(|entry| entry.resolution == Resolution::NotRegistered)
+        .count();
+    assert_eq!(not_registered, 2000);
+    let Resolution::Registered(records) = &report.entries[2000].resolution else {
+        panic!("exarnple.test: {:?}", report.entries[2000]);
+    };
+    assert_eq!(records.a, set(&["198.51.100.20"]));
+}

@@ -13,10 +13,10 @@
 //! wildcard zones (a random label under the registrable domain resolves) so that the
 //! subdomain candidates of such a zone are not reported as registrations of their own.
 //!
-//! Queries go out over the shared UDP sockets of [`super::udp`], because hickory-resolver's
-//! socket per query was the bottleneck of a sweep. hickory-resolver still reads the system
-//! configuration and takes over the queries whose UDP answer is truncated (it retries them
-//! over TCP).
+//! Queries go out through a [`super::udp::UdpBatch`], which the resolving task drives itself
+//! over a few UDP sockets, because hickory-resolver's socket per query was the bottleneck of
+//! a sweep. hickory-resolver still reads the system configuration and takes over the queries
+//! whose UDP answer is truncated (it retries them over TCP).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{
     NameServerConfig, ProtocolConfig, ResolveHosts, ResolverConfig, ResolverOpts,
@@ -34,7 +34,7 @@ use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
 use hickory_resolver::proto::op::{Message, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
-use super::udp::{UdpFailure, UdpTransport};
+use super::udp::{UdpAnswer, UdpBatch, UdpFailure, wire_name};
 use crate::config::DnsConfig;
 
 /// Records of a registered name, as text.
@@ -119,7 +119,9 @@ pub struct SweepReport {
 /// and every name is taken as absolute. The answer cache is off because a sweep asks each
 /// name once.
 pub struct Resolver {
-    udp: UdpTransport,
+    servers: Vec<SocketAddr>,
+    timeout: Duration,
+    attempts: u32,
     /// Used for the queries whose UDP answer is truncated.
     inner: TokioResolver,
     concurrency: usize,
@@ -160,7 +162,9 @@ impl Resolver {
 
         let timeout = Duration::from_millis(config.timeout_ms);
         Ok(Resolver {
-            udp: UdpTransport::new(addresses, timeout, config.attempts),
+            servers: addresses,
+            timeout,
+            attempts: config.attempts.max(1),
             inner,
             concurrency: config.concurrency,
             queries: Arc::new(AtomicU64::new(0)),
@@ -178,35 +182,12 @@ impl Resolver {
     /// `name` is taken as absolute, with or without its final dot. A name that is not a valid
     /// domain name gives [`Resolution::Unknown`] with the reason.
     pub async fn resolve(&self, name: &str) -> Resolution {
-        let fqdn = match absolute_name(name) {
-            Ok(fqdn) => fqdn,
-            Err(reason) => return Resolution::Unknown(reason),
-        };
-
-        let mut records = Records::default();
-        match self.lookup(&fqdn, RecordType::A).await {
-            Answer::NameNotFound => return Resolution::NotRegistered,
-            Answer::Failed(reason) => return Resolution::Unknown(format!("A query: {reason}")),
-            Answer::Found(data) => add_records(&mut records, data),
-        }
-
-        let follow_ups = FOLLOW_UP_TYPES.map(|record_type| self.lookup(&fqdn, record_type));
-        let answers = futures::future::join_all(follow_ups).await;
-        for (record_type, answer) in FOLLOW_UP_TYPES.iter().zip(answers) {
-            match answer {
-                Answer::Found(data) => add_records(&mut records, data),
-                // The A query already showed that the name exists. An NXDOMAIN now means the
-                // zone changed between the two queries, so this type has no records.
-                Answer::NameNotFound => {}
-                // NOTE: a name whose A query succeeded but whose MX query timed out is
-                // reported unknown rather than registered with partial records, so that a
-                // missing type never shows up later as a "new" record.
-                Answer::Failed(reason) => {
-                    return Resolution::Unknown(format!("{record_type} query: {reason}"));
-                }
-            }
-        }
-        Resolution::Registered(records)
+        let mut resolution = None;
+        self.resolve_all(std::slice::from_ref(&name), 1, |_, found| {
+            resolution = Some(found);
+        })
+        .await;
+        resolution.unwrap_or_else(|| Resolution::Unknown("no answer".to_owned()))
     }
 
     /// Checks whether `zone` answers for any label, by resolving a random label under it.
@@ -214,21 +195,8 @@ impl Resolver {
     /// Returns the records of that random name when it resolves, `None` when it does not or
     /// when the answer was unknown (a failed check never hides a candidate).
     pub async fn wildcard(&self, zone: &str) -> Option<Records> {
-        let zone = zone.trim_end_matches('.');
-        let label: u64 = rand::random();
-        let probe = format!("vigie-{label:016x}.{zone}");
-        match self.resolve(&probe).await {
-            Resolution::Registered(records) => Some(records),
-            Resolution::NotRegistered => None,
-            Resolution::Unknown(reason) => {
-                tracing::debug!(
-                    zone,
-                    reason,
-                    "Wildcard check failed; zone taken as not wildcard."
-                );
-                None
-            }
-        }
+        let probe = wildcard_probe(zone);
+        wildcard_records(zone, self.resolve(&probe).await)
     }
 
     /// Resolves every name in `names` with at most `[dns] concurrency` in flight.
@@ -236,7 +204,8 @@ impl Resolver {
     /// Duplicate names are resolved once. First, the registrable domain of each subdomain
     /// candidate and the public suffix of each registrable candidate are checked for a
     /// wildcard (see [`wildcard_parent`]). The candidates under a wildcard zone are still
-    /// resolved, but they carry that zone in [`SweepEntry::wildcard_zone`]. `progress` is called once per name as it completes.
+    /// resolved, but they carry that zone in [`SweepEntry::wildcard_zone`]. `progress` is
+    /// called once per name as it completes.
     pub async fn sweep<I, F>(&self, names: I, mut progress: F) -> SweepReport
     where
         I: IntoIterator,
@@ -245,19 +214,16 @@ impl Resolver {
     {
         let start_queries = self.queries_sent();
         let names = distinct(names);
-        let wildcard_zones = self.find_wildcard_zones(&names).await;
+        let mut parents: Vec<Option<String>> =
+            names.iter().map(|name| wildcard_parent(name)).collect();
+        let wildcard_zones = self.find_wildcard_zones(&parents).await;
 
-        // The closure takes an index, not a `&String`: a closure over borrowed items would
-        // make the future fail `tokio::spawn`'s check that it is Send for every lifetime.
-        let names_ref = &names;
-        let lookups = (0..names.len())
-            .map(|index| async move { (index, self.resolve(&names_ref[index]).await) });
         let mut resolved: Vec<Option<SweepEntry>> = vec![None; names.len()];
-        let mut results = stream::iter(lookups).buffer_unordered(self.concurrency);
-        while let Some((index, resolution)) = results.next().await {
+        self.resolve_all(&names, self.concurrency, |index, resolution| {
             let name = &names[index];
-            let wildcard_zone =
-                wildcard_parent(name).filter(|zone| wildcard_zones.contains_key(zone));
+            let wildcard_zone = parents[index]
+                .take()
+                .filter(|zone| wildcard_zones.contains_key(zone));
             let entry = SweepEntry {
                 name: name.clone(),
                 resolution,
@@ -265,7 +231,8 @@ impl Resolver {
             };
             progress(&entry);
             resolved[index] = Some(entry);
-        }
+        })
+        .await;
 
         SweepReport {
             entries: resolved.into_iter().flatten().collect(),
@@ -274,55 +241,144 @@ impl Resolver {
         }
     }
 
-    /// Checks, with bounded concurrency, the registrable domains of the subdomain candidates.
-    async fn find_wildcard_zones(&self, names: &[String]) -> BTreeMap<String, Records> {
-        let parents: BTreeSet<String> = names
+    /// Checks the registrable domains of the subdomain candidates (`parents`, see
+    /// [`subdomain_parent`]) for a wildcard, with bounded concurrency.
+    async fn find_wildcard_zones(&self, parents: &[Option<String>]) -> BTreeMap<String, Records> {
+        let zones: Vec<String> = parents
             .iter()
-            .filter_map(|name| wildcard_parent(name))
-            .collect();
-        let checks = parents.into_iter().map(|zone| async move {
-            let records = self.wildcard(&zone).await;
-            (zone, records)
-        });
-        let found: Vec<(String, Option<Records>)> = stream::iter(checks)
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-
-        let zones: BTreeMap<String, Records> = found
+            .flatten()
+            .cloned()
+            .collect::<BTreeSet<String>>()
             .into_iter()
-            .filter_map(|(zone, records)| Some((zone, records?)))
             .collect();
-        for zone in zones.keys() {
-            if psl::suffix_str(zone) == Some(zone.as_str()) {
-                tracing::warn!(
-                    zone,
-                    "Every name under this public suffix resolves (a wildcard TLD or a resolver that rewrites NXDOMAIN); its candidates are not reported."
-                );
-            } else {
-                tracing::debug!(zone, "Wildcard zone found.");
+        let probes: Vec<String> = zones.iter().map(|zone| wildcard_probe(zone)).collect();
+
+        let mut found = BTreeMap::new();
+        self.resolve_all(&probes, self.concurrency, |index, resolution| {
+            let zone = &zones[index];
+            if let Some(records) = wildcard_records(zone, resolution) {
+                if psl::suffix_str(zone) == Some(zone.as_str()) {
+                    tracing::warn!(
+                        zone,
+                        "Every name under this public suffix resolves (a wildcard TLD or a resolver that rewrites NXDOMAIN); its candidates are not reported."
+                    );
+                } else {
+                    tracing::debug!(zone, "Wildcard zone found.");
+                }
+                found.insert(zone.clone(), records);
             }
-        }
-        zones
+        })
+        .await;
+        found
     }
 
-    /// Sends one query and sorts its outcome.
-    async fn lookup(&self, name: &Name, record_type: RecordType) -> Answer {
-        self.queries.fetch_add(1, Ordering::Relaxed);
-        match self.udp.query(name, record_type).await {
-            Ok(message) if message.metadata.truncation => {
-                self.lookup_with_tcp(name, record_type).await
+    /// Resolves each of `names` as [`Resolver::resolve`] does, with at most `concurrency`
+    /// names in flight, and calls `done` with each name's index as it completes.
+    ///
+    /// All queries go through one [`UdpBatch`] driven by this task. The queries whose answer
+    /// is truncated run here too, through hickory-resolver over TCP.
+    async fn resolve_all<S, F>(&self, names: &[S], concurrency: usize, mut done: F)
+    where
+        S: AsRef<str>,
+        F: FnMut(usize, Resolution),
+    {
+        let in_flight_max = names.len().min(concurrency);
+        let mut batch =
+            match UdpBatch::open(&self.servers, self.timeout, self.attempts, in_flight_max).await {
+                Ok(batch) => batch,
+                Err(failure) => {
+                    let reason = format!("A query: {}", failure_reason(failure));
+                    for index in 0..names.len() {
+                        done(index, Resolution::Unknown(reason.clone()));
+                    }
+                    return;
+                }
+            };
+
+        let mut pending: Vec<Option<Pending>> = Vec::new();
+        pending.resize_with(names.len(), || None);
+        let mut tcp = FuturesUnordered::new();
+        let mut next_name = 0;
+        let mut in_flight = 0;
+        loop {
+            // Start names until `concurrency` are in flight; a name that does not parse is
+            // done at once.
+            while in_flight < concurrency && next_name < names.len() {
+                let index = next_name;
+                next_name += 1;
+                match query_name(names[index].as_ref()) {
+                    Ok(wire) => {
+                        self.queries.fetch_add(1, Ordering::Relaxed);
+                        batch.submit(query_tag(index, 0), &wire, RecordType::A);
+                        pending[index] = Some(Pending::new(wire));
+                        in_flight += 1;
+                    }
+                    Err(reason) => done(index, Resolution::Unknown(reason)),
+                }
             }
-            Ok(message) => classify_message(message),
-            Err(UdpFailure::TimedOut) => Answer::Failed("timed out".to_owned()),
-            Err(UdpFailure::Io(reason)) => Answer::Failed(reason),
+            if in_flight == 0 {
+                break;
+            }
+
+            let (tag, answer) = tokio::select! {
+                biased;
+                Some((tag, answer)) = tcp.next(), if !tcp.is_empty() => (tag, answer),
+                Some((tag, outcome)) = batch.next() => (tag, udp_answer(outcome)),
+                else => break,
+            };
+            let index = (tag >> 2) as usize;
+            let step = (tag & 3) as usize;
+            let Some(name) = pending[index].as_mut() else {
+                continue;
+            };
+            let answer = match answer {
+                Some(answer) => answer,
+                None => {
+                    // Truncated over UDP: ask again over TCP, in this task.
+                    let record_type = record_type_of(step);
+                    let fqdn = name_from_wire(&name.wire);
+                    tcp.push(async move {
+                        let answer = match fqdn {
+                            Ok(fqdn) => self.lookup_with_tcp(fqdn, record_type).await,
+                            Err(reason) => Answer::Failed(reason),
+                        };
+                        (tag, Some(answer))
+                    });
+                    continue;
+                }
+            };
+
+            if step == 0 {
+                match answer {
+                    Answer::NameNotFound => name.finish(Resolution::NotRegistered),
+                    Answer::Failed(reason) => {
+                        name.finish(Resolution::Unknown(format!("A query: {reason}")))
+                    }
+                    Answer::Found(data) => {
+                        add_records(&mut name.records, data);
+                        for (offset, record_type) in FOLLOW_UP_TYPES.iter().enumerate() {
+                            self.queries.fetch_add(1, Ordering::Relaxed);
+                            batch.submit(query_tag(index, offset + 1), &name.wire, *record_type);
+                        }
+                        name.waiting = FOLLOW_UP_TYPES.len();
+                    }
+                }
+            } else {
+                name.follow_up(step - 1, answer);
+            }
+
+            if let Some(resolution) = name.result.take() {
+                pending[index] = None;
+                in_flight -= 1;
+                done(index, resolution);
+            }
         }
     }
 
     /// Asks again through hickory-resolver, which retries a truncated answer over TCP.
-    async fn lookup_with_tcp(&self, name: &Name, record_type: RecordType) -> Answer {
+    async fn lookup_with_tcp(&self, name: Name, record_type: RecordType) -> Answer {
         self.queries.fetch_add(1, Ordering::Relaxed);
-        match self.inner.lookup(name.clone(), record_type).await {
+        match self.inner.lookup(name, record_type).await {
             Ok(lookup) => Answer::Found(
                 lookup
                     .answers()
@@ -331,6 +387,116 @@ impl Resolver {
                     .collect(),
             ),
             Err(error) => classify_error(&error),
+        }
+    }
+}
+
+/// A name whose resolution is under way in [`Resolver::resolve_all`].
+struct Pending {
+    /// The name in wire form.
+    wire: Vec<u8>,
+    records: Records,
+    /// Follow-up answers still awaited.
+    waiting: usize,
+    /// The first failed follow-up in [`FOLLOW_UP_TYPES`] order, with its reason.
+    failures: [Option<String>; FOLLOW_UP_TYPES.len()],
+    /// Set once the name is resolved.
+    result: Option<Resolution>,
+}
+
+impl Pending {
+    fn new(wire: Vec<u8>) -> Pending {
+        Pending {
+            wire,
+            records: Records::default(),
+            waiting: 0,
+            failures: Default::default(),
+            result: None,
+        }
+    }
+
+    fn finish(&mut self, resolution: Resolution) {
+        self.result = Some(resolution);
+    }
+
+    /// Adds the answer of follow-up `position` and resolves the name after the last one.
+    fn follow_up(&mut self, position: usize, answer: Answer) {
+        match answer {
+            Answer::Found(data) => add_records(&mut self.records, data),
+            // The A query already showed that the name exists. An NXDOMAIN now means the
+            // zone changed between the two queries, so this type has no records.
+            Answer::NameNotFound => {}
+            Answer::Failed(reason) => self.failures[position] = Some(reason),
+        }
+        self.waiting -= 1;
+        if self.waiting > 0 {
+            return;
+        }
+
+        // NOTE: a name whose A query succeeded but whose MX query timed out is reported
+        // unknown rather than registered with partial records, so that a missing type never
+        // shows up later as a "new" record.
+        let failure = FOLLOW_UP_TYPES
+            .iter()
+            .zip(&mut self.failures)
+            .find_map(|(record_type, reason)| Some((record_type, reason.take()?)));
+        self.result = Some(match failure {
+            Some((record_type, reason)) => {
+                Resolution::Unknown(format!("{record_type} query: {reason}"))
+            }
+            None => Resolution::Registered(std::mem::take(&mut self.records)),
+        });
+    }
+}
+
+/// The tag of query `step` of name `index`: step 0 is A, steps 1 to 3 the follow-ups.
+fn query_tag(index: usize, step: usize) -> u32 {
+    ((index as u32) << 2) | step as u32
+}
+
+fn record_type_of(step: usize) -> RecordType {
+    match step {
+        0 => RecordType::A,
+        _ => FOLLOW_UP_TYPES[step - 1],
+    }
+}
+
+/// Sorts a UDP outcome; `None` for a truncated answer, which must be asked over TCP.
+fn udp_answer(outcome: Result<UdpAnswer, UdpFailure>) -> Option<Answer> {
+    Some(match outcome {
+        Ok(UdpAnswer::Truncated) => return None,
+        Ok(UdpAnswer::Message(message)) => classify_message(*message),
+        Ok(UdpAnswer::Code(code)) => classify_code(code),
+        Err(failure) => Answer::Failed(failure_reason(failure)),
+    })
+}
+
+fn failure_reason(failure: UdpFailure) -> String {
+    match failure {
+        UdpFailure::TimedOut => "timed out".to_owned(),
+        UdpFailure::Io(reason) => reason,
+    }
+}
+
+/// A random name under `zone`, which exists only if `zone` has a wildcard.
+fn wildcard_probe(zone: &str) -> String {
+    let zone = zone.trim_end_matches('.');
+    let label: u64 = rand::random();
+    format!("vigie-{label:016x}.{zone}")
+}
+
+/// The records of a wildcard probe of `zone` when it resolved.
+fn wildcard_records(zone: &str, resolution: Resolution) -> Option<Records> {
+    match resolution {
+        Resolution::Registered(records) => Some(records),
+        Resolution::NotRegistered => None,
+        Resolution::Unknown(reason) => {
+            tracing::debug!(
+                zone,
+                reason,
+                "Wildcard check failed; zone taken as not wildcard."
+            );
+            None
         }
     }
 }
@@ -359,6 +525,15 @@ fn classify_message(message: Message) -> Answer {
                 .map(|record| record.data)
                 .collect(),
         ),
+        code => classify_code(code),
+    }
+}
+
+/// Sorts an answer that was not decoded by its response code.
+fn classify_code(code: ResponseCode) -> Answer {
+    match code {
+        ResponseCode::NXDomain => Answer::NameNotFound,
+        ResponseCode::NoError => Answer::Found(Vec::new()),
         code => Answer::Failed(response_code_reason(code)),
     }
 }
@@ -426,6 +601,58 @@ fn host_text(name: &Name) -> String {
     name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// Parses `name` as an absolute domain name and returns it in wire form.
+///
+/// Most candidates are lower-case letter-digit-hyphen names, which IDNA maps to themselves,
+/// so those are encoded directly. Any other name (upper case, Unicode, `xn--` labels, other
+/// characters) goes through hickory-proto's IDNA parser.
+fn query_name(name: &str) -> Result<Vec<u8>, String> {
+    let trimmed = name.trim().trim_end_matches('.');
+    // A wire name has one length byte per label plus the root byte, at most 255 in all.
+    if trimmed.len() + 2 <= 255 && trimmed.split('.').all(is_plain_label) {
+        let mut wire = Vec::with_capacity(trimmed.len() + 2);
+        for label in trimmed.split('.') {
+            wire.push(label.len() as u8);
+            wire.extend_from_slice(label.as_bytes());
+        }
+        wire.push(0);
+        return Ok(wire);
+    }
+    absolute_name(name).map(|parsed| wire_name(&parsed))
+}
+
+/// Tells whether `label` is 1 to 63 bytes of lower-case letters, digits and inner hyphens,
+/// without hyphens in its third and fourth places (the form of `xn--` and other reserved
+/// prefixes, which IDNA checks).
+fn is_plain_label(label: &str) -> bool {
+    let bytes = label.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+        && !(bytes.len() >= 4 && &bytes[2..4] == b"--")
+}
+
+/// Rebuilds the absolute name of a wire name made by [`query_name`].
+fn name_from_wire(wire: &[u8]) -> Result<Name, String> {
+    let mut labels = Vec::new();
+    let mut rest = wire;
+    while let Some((&length, tail)) = rest.split_first() {
+        if length == 0 {
+            break;
+        }
+        let (label, tail) = tail.split_at(usize::from(length).min(tail.len()));
+        labels.push(label);
+        rest = tail;
+    }
+    let mut name = Name::from_labels(labels)
+        .map_err(|error| format!("invalid domain name in a query: {error}"))?;
+    name.set_fqdn(true);
+    Ok(name)
+}
+
 /// Parses `name` as an absolute domain name.
 fn absolute_name(name: &str) -> Result<Name, String> {
     let trimmed = name.trim().trim_end_matches('.');
@@ -469,7 +696,7 @@ where
     I: IntoIterator,
     I::Item: Into<String>,
 {
-    let mut seen = BTreeSet::new();
+    let mut seen = std::collections::HashSet::new();
     names
         .into_iter()
         .map(Into::into)
@@ -542,6 +769,47 @@ mod tests {
             Some("example.co.uk".to_owned())
         );
         assert_eq!(subdomain_parent("example.co.uk"), None);
+    }
+
+    #[test]
+    fn query_name_matches_idna_parser_for_permutations() {
+        let permutations =
+            crate::domain::permute("societegenerale.com", &Default::default()).unwrap();
+        let mut names: Vec<String> = permutations.into_iter().map(|item| item.domain).collect();
+        names.extend(
+            [
+                "Examp1e.test",
+                "xn--exmple-qta.test.",
+                "exämple.test",
+                "a--b.test",
+                "-a.test",
+            ]
+            .map(str::to_owned),
+        );
+        assert!(names.len() > 1000, "{} names", names.len());
+        for name in &names {
+            let expected = absolute_name(name).map(|parsed| wire_name(&parsed));
+            assert_eq!(query_name(name), expected, "{name}");
+            if let Ok(wire) = &expected {
+                assert_eq!(
+                    name_from_wire(wire)
+                        .map(|parsed| wire_name(&parsed))
+                        .as_ref(),
+                    Ok(wire)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn query_name_rejects_bad_names() {
+        let long_label = format!("{}.test", "a".repeat(64));
+        let error = query_name(&long_label).unwrap_err();
+        assert!(error.contains(&long_label), "{error}");
+        let long_name = ["abcdefghij"; 30].join(".");
+        let error = query_name(&long_name).unwrap_err();
+        assert!(error.contains(&long_name), "{error}");
+        assert!(query_name("a..test").is_err());
     }
 
     #[test]

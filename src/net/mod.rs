@@ -1,4 +1,5 @@
 //! Network clients shared by the sources: DNS resolution.
 
 pub mod dns;
+mod mmsg;
 mod udp;
