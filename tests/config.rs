@@ -1012,3 +1012,15 @@ fn broken_fixture_reports_all_errors() {
         expected_path.display()
     );
 }
+
+#[test]
+fn error_without_place_prints_no_line() {
+    let error = vigie::config::load(std::path::Path::new("/nonexistent/vigie.toml"))
+        .expect_err("missing file")
+        .to_string();
+    assert!(
+        error.starts_with("/nonexistent/vigie.toml: file not found"),
+        "{error}"
+    );
+    assert!(!error.contains(":0:0"), "{error}");
+}

@@ -5,8 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// One problem found in a configuration or watchlist file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{}:{}: {} (fix: {})", .file.display(), .line, .column, .message, .fix)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// File the problem is in.
     pub file: PathBuf,
@@ -19,6 +18,19 @@ pub struct ConfigError {
     /// Text or action that fixes the problem.
     pub fix: String,
 }
+
+impl fmt::Display for ConfigError {
+    /// Prints `FILE:LINE:COLUMN: MESSAGE (fix: FIX)`, or `FILE: ...` when the error has no place.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        write!(f, ": {} (fix: {})", self.message, self.fix)
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 impl ConfigError {
     /// Builds an error that has no line, such as a file that cannot be read.
