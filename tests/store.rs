@@ -199,12 +199,54 @@ fn lost_fact_recorded_without_alert() {
         "facts follow the last sighting"
     );
 
-    // The MX record coming back is a gain, and alerts.
+    // The MX record coming back was seen before: recorded in the history, not alerted, as
+    // round-robin DNS answers and restored records would otherwise alert on every sweep.
     let back = lookalike("examp1e.com", both, T2);
     let recorded = store
         .record_finding(&back, &sinks(&["mail"]), &alert::render)
         .unwrap();
+    assert_eq!(recorded, Recorded::Unchanged { finding_id: id });
+    assert_eq!(store.outbox_for_finding(id).unwrap().len(), 1, "no alert");
+    let history = store.history(id).unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[2].changes[0].fact, "mx");
+    assert!(!history[2].changes[0].after.is_empty());
+
+    // An MX host never seen before is a gain, and alerts.
+    let moved = lookalike(
+        "examp1e.com",
+        &[
+            ("a", &["192.0.2.10"][..]),
+            ("mx", &["mx.other-host.example"][..]),
+        ],
+        T2,
+    );
+    let recorded = store
+        .record_finding(&moved, &sinks(&["mail"]), &alert::render)
+        .unwrap();
     assert!(matches!(recorded, Recorded::Changed { .. }), "{recorded:?}");
+    assert_eq!(store.outbox_for_finding(id).unwrap().len(), 2);
+}
+
+#[test]
+fn round_robin_addresses_alert_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let pool = ["192.0.2.1", "192.0.2.2", "192.0.2.3"];
+    let mut alerts = 0;
+    // A CDN answers two of three addresses per query, rotating, over nine sweeps.
+    for sweep in 0..9 {
+        let answer = [pool[sweep % 3], pool[(sweep + 1) % 3]];
+        let finding = lookalike("examp1e.com", &[("a", &answer[..])], T0);
+        let recorded = store
+            .record_finding(&finding, &sinks(&["mail"]), &alert::render)
+            .unwrap();
+        if !matches!(recorded, Recorded::Unchanged { .. }) {
+            alerts += 1;
+        }
+    }
+    // The first sighting, then the third address once.
+    assert_eq!(alerts, 2);
 }
 
 #[test]

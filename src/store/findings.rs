@@ -18,6 +18,8 @@ type Facts = BTreeMap<String, BTreeSet<String>>;
 struct Previous {
     id: i64,
     facts: Facts,
+    /// Every value each fact has had since the first sighting.
+    known_facts: Facts,
     severity: Severity,
     revision: u32,
     first_seen: OffsetDateTime,
@@ -28,7 +30,7 @@ const FINDING_COLUMNS: &str = "id, fingerprint, kind, source, watchlist, subject
     revision, sightings, status";
 
 impl Store {
-    /// Records one sighting and, when it is new or a fact gained a value, one outbox row per
+    /// Records one sighting and, when it is new or a fact gained a value never seen before, one outbox row per
     /// sink with the payload `render` builds, all in one transaction.
     ///
     /// Duplicate names in `sinks` get one row. An empty `sinks` records without alerting.
@@ -115,7 +117,8 @@ impl Store {
 fn load_previous(tx: &Transaction<'_>, fingerprint: &str) -> Result<Option<Previous>, StoreError> {
     let row = tx
         .query_row(
-            "SELECT id, facts, severity, revision, first_seen FROM findings WHERE fingerprint = ?1",
+            "SELECT id, facts, severity, revision, first_seen, known_facts FROM findings
+             WHERE fingerprint = ?1",
             [fingerprint],
             |row| {
                 Ok((
@@ -124,18 +127,23 @@ fn load_previous(tx: &Transaction<'_>, fingerprint: &str) -> Result<Option<Previ
                     row.get::<_, String>(2)?,
                     row.get::<_, u32>(3)?,
                     row.get::<_, i64>(4)?,
+                    row.get::<_, String>(5)?,
                 ))
             },
         )
         .optional()?;
-    let Some((id, facts, severity, revision, first_seen)) = row else {
+    let Some((id, facts, severity, revision, first_seen, known_facts)) = row else {
         return Ok(None);
     };
 
     let row_name = format!("finding {id}");
+    let facts: Facts = parse_json("facts", &row_name, &facts)?;
+    let mut known_facts: Facts = parse_json("known_facts", &row_name, &known_facts)?;
+    merge_facts(&mut known_facts, &facts);
     Ok(Some(Previous {
         id,
-        facts: parse_json("facts", &row_name, &facts)?,
+        facts,
+        known_facts,
         severity: Severity::parse(&severity)
             .ok_or_else(|| corrupt("severity", &row_name, &severity))?,
         revision,
@@ -153,8 +161,8 @@ fn record_new(
     tx.execute(
         "INSERT INTO findings (fingerprint, kind, source, watchlist, subject, imitates, techniques,
              reasons, severity, score, indicators, facts, evidence, first_seen, last_seen,
-             revision, sightings)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, 1, 1)",
+             revision, sightings, known_facts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, 1, 1, ?12)",
         params![
             finding.fingerprint,
             finding.kind,
@@ -203,9 +211,13 @@ fn record_again(
     render: &dyn Fn(&AlertInput<'_>) -> serde_json::Value,
 ) -> Result<Recorded, StoreError> {
     let changes = compare_facts(&previous.facts, &finding.facts);
-    let gained = changes.iter().any(|change| !change.added().is_empty());
+    // Only a value never seen before alerts: a value that comes back, as round-robin DNS
+    // answers and restored records do, is recorded in the history without an alert.
+    let gained = has_new_value(&previous.known_facts, &finding.facts);
     let seen = to_millis(finding.observed_at);
     let finding_id = previous.id;
+    let mut known_facts = previous.known_facts.clone();
+    merge_facts(&mut known_facts, &finding.facts);
 
     if gained {
         let revision = previous.revision + 1;
@@ -213,7 +225,7 @@ fn record_again(
         tx.execute(
             "UPDATE findings SET source = ?2, techniques = ?3, reasons = ?4, severity = ?5,
                  score = ?6, indicators = ?7, facts = ?8, evidence = ?9, last_seen = MAX(last_seen, ?10),
-                 revision = ?11, sightings = sightings + 1
+                 revision = ?11, sightings = sightings + 1, known_facts = ?12
              WHERE id = ?1",
             params![
                 finding_id,
@@ -227,6 +239,7 @@ fn record_again(
                 finding.evidence.to_string(),
                 seen,
                 revision,
+                to_json(&known_facts),
             ],
         )?;
         insert_history(
@@ -258,8 +271,7 @@ fn record_again(
     }
 
     if !changes.is_empty() {
-        // Facts only lost values. The stored facts follow what is seen now, so a record
-        // that comes back later counts as gained and alerts again.
+        // Facts lost values or took back values seen before: recorded, not alerted.
         insert_history(
             tx,
             finding_id,
@@ -272,16 +284,35 @@ fn record_again(
     }
     tx.execute(
         "UPDATE findings SET facts = ?2, evidence = ?3, last_seen = MAX(last_seen, ?4),
-             sightings = sightings + 1
+             sightings = sightings + 1, known_facts = ?5
          WHERE id = ?1",
         params![
             finding_id,
             to_json(&finding.facts),
             finding.evidence.to_string(),
-            seen
+            seen,
+            to_json(&known_facts),
         ],
     )?;
     Ok(Recorded::Unchanged { finding_id })
+}
+
+/// Tells whether `facts` holds a value that `known` does not.
+fn has_new_value(known: &Facts, facts: &Facts) -> bool {
+    facts.iter().any(|(name, values)| match known.get(name) {
+        Some(seen) => !values.is_subset(seen),
+        None => !values.is_empty(),
+    })
+}
+
+/// Adds every value of `facts` to `known`.
+fn merge_facts(known: &mut Facts, facts: &Facts) {
+    for (name, values) in facts {
+        known
+            .entry(name.clone())
+            .or_default()
+            .extend(values.iter().cloned());
+    }
 }
 
 /// Lists the facts whose values differ, in fact-name order.

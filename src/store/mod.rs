@@ -91,7 +91,7 @@ impl StoreError {
 pub enum AlertEvent {
     /// First sighting of the finding.
     New,
-    /// A fact of the finding gained a value (a new MX, a new A record).
+    /// A fact of the finding gained a value never seen before (a new MX, a new A record).
     Changed,
 }
 
@@ -216,9 +216,9 @@ pub struct StoredFinding {
 pub enum HistoryEvent {
     /// First sighting.
     New,
-    /// A fact gained a value; an alert was written.
+    /// A fact gained a value never seen before; an alert was written.
     Changed,
-    /// Facts only lost values; recorded without an alert.
+    /// Facts lost values or took back values seen before; recorded without an alert.
     SeenRemoval,
 }
 

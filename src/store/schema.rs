@@ -64,6 +64,10 @@ pub const MIGRATIONS: &[&str] = &[
     // 2: triage status of a finding, and an index for the dispatcher's due-alert query.
     "ALTER TABLE findings ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
     CREATE INDEX outbox_pending ON outbox(next_attempt_at, id) WHERE delivered_at IS NULL;",
+    // 3: every value each fact of a finding has ever had, so that a value that comes back
+    // (round-robin DNS, a record removed and restored) does not alert again.
+    "ALTER TABLE findings ADD COLUMN known_facts TEXT NOT NULL DEFAULT '{}';
+    UPDATE findings SET known_facts = facts;",
 ];
 
 /// Schema version this build writes.
