@@ -178,6 +178,8 @@ impl Matcher {
     /// Fails on the first legitimate or allow-listed domain that is not a valid domain name,
     /// on a keyword with no letter, and on a watchlist with neither keyword nor domain.
     pub fn compile(specs: &[BrandSpec]) -> Result<Matcher, DetectError> {
+        // Built here rather than on the first check, so that checks have an even cost.
+        super::words::dictionary();
         let mut builder = Builder::default();
         for spec in specs {
             builder.add_brand(spec)?;

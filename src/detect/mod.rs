@@ -20,11 +20,14 @@
 //!   the engine makes is matched exactly with its fuzzer as the reason.
 //!
 //! One check folds each label of the host once, runs both automata over it, and looks each
-//! label up in the hash maps.
+//! label up in the hash maps. A keyword hit is then checked against an English word list:
+//! a hit that ordinary words of the label explain (`icloud` in `huaweicloud`, `binance` one
+//! edit from `finance`) does not count.
 
 mod fold;
 mod index;
 mod scan;
+mod words;
 
 use serde::Serialize;
 use time::OffsetDateTime;

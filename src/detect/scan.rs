@@ -36,6 +36,7 @@ use std::collections::HashMap;
 
 use super::fold::{Folded, describe_substitutions, fold_into, parse_input};
 use super::index::{Edit, KeywordEntry, LegitRef, MIN_TYPO_KEYWORD_LEN, Matcher, PatternRef};
+use super::words::dictionary;
 use super::{DetectError, Match, MatchKind, severity_for};
 
 const HOMOGLYPH_UNICODE: u8 = 95;
@@ -186,15 +187,41 @@ fn permutation_signals(m: &Matcher, ascii: &str, subject: &Subject, out: &mut Ve
         };
         for (at, fuzzer) in hits {
             let legit = &m.brands[at.brand as usize].legit[at.legit as usize];
-            out.push(Signal {
+            let mut signal = Signal {
                 brand: at.brand,
                 score: permutation_score(fuzzer, &legit.label),
                 kind: MatchKind::Permutation,
                 reason: format!("{fuzzer} permutation of {}", legit.ascii),
                 legit: Some(at.legit),
                 fuzzer: Some(fuzzer),
-            });
+            };
+            let label = subject.ascii[subject.registrable];
+            if !matches!(*fuzzer, "homoglyph" | "cyrillic") && reads_as_word(label, &legit.label) {
+                signal.score = signal.score.min(PERMUTATION_SHORT_LABEL);
+                signal
+                    .reason
+                    .push_str(&format!(", but '{label}' is an English word"));
+            }
+            out.push(signal);
         }
+    }
+}
+
+/// Returns whether a label one edit from the brand's `legit` label reads as an ordinary word:
+/// it is an English word (`mail` from `gmail`), or it differs from the brand only in a first
+/// letter put before the same word (`ymail` and `gmail`, `bstatic` and `gstatic`).
+fn reads_as_word(label: &str, legit: &str) -> bool {
+    if label.contains(legit) {
+        // A word made from the brand (`exampled`) still carries the brand whole.
+        return false;
+    }
+    let words = dictionary();
+    if words.is_word(label) {
+        return true;
+    }
+    match (label.get(1..), legit.get(1..)) {
+        (Some(rest), Some(legit_rest)) => rest == legit_rest && words.is_word(rest),
+        _ => false,
     }
 }
 
@@ -515,6 +542,14 @@ fn keyword_signal(
         legit: keyword.legit,
         fuzzer: None,
     };
+
+    let exact = pattern.edit == Edit::Exact;
+    let plain_keyword = keyword.text.chars().all(|c| c.is_ascii_alphabetic());
+    if !(exact && hit.whole)
+        && dictionary().explains(folded, (place.start, place.end), exact, plain_keyword)
+    {
+        return None;
+    }
 
     let scored = if pattern.edit == Edit::Exact && hit.whole && hit.in_registrable {
         Scored::Complete(whole_label_signal(m, subject, &hit, signal)?)
