@@ -87,6 +87,7 @@ impl Dictionary {
     }
 
     /// Returns whether `folded` is a word of the list.
+    #[cfg(test)]
     pub(crate) fn contains(&self, folded: &str) -> bool {
         self.words.contains(folded)
     }
