@@ -1024,3 +1024,63 @@ fn error_without_place_prints_no_line() {
     );
     assert!(!error.contains(":0:0"), "{error}");
 }
+
+#[test]
+fn chat_webhook_url_from_env_stays_hidden() {
+    let config = format!(
+        "{BASE_CONFIG}\n[sinks.slack]\ntype = \"webhook\"\nformat = \"slack\"\nurl_env = \"VIGIE_SLACK_URL\"\n"
+    );
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let url = "https://hooks.slack.example/services/T0/B0/token-123";
+    let loaded = fixture
+        .load_with(&[("VIGIE_SLACK_URL", url)])
+        .unwrap_or_else(|errors| panic!("{errors}"));
+    let SinkConfig::Webhook(hook) = &loaded.config.sinks["slack"] else {
+        panic!("slack sink is not a webhook");
+    };
+    assert_eq!(hook.url, url);
+    assert!(hook.url_is_secret);
+    assert_eq!(hook.format, vigie::config::WebhookFormat::Slack);
+    assert!(!format!("{:?}", loaded.config).contains("token-123"));
+
+    // A value that is no URL is reported without being quoted.
+    let errors = fixture
+        .load_with(&[("VIGIE_SLACK_URL", "token-456 not a url")])
+        .expect_err("a bad URL is rejected");
+    let text = errors.to_string();
+    assert!(!text.contains("token-456"), "{text}");
+    assert!(text.contains("sinks.slack.url_env"), "{text}");
+    assert_eq!(errors.errors[0].line, line_of(&config, "url_env"));
+}
+
+#[test]
+fn chat_webhook_url_in_toml_warns() {
+    let config = format!(
+        "{BASE_CONFIG}\n[sinks.teams]\ntype = \"webhook\"\nformat = \"teams\"\nurl = \"https://example.webhook.office.example/workflows/1\"\n"
+    );
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let loaded = fixture.load().unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[0].fix.contains("url_env"),
+        "{}",
+        loaded.warnings[0]
+    );
+}
+
+#[test]
+fn webhook_url_given_twice_or_format_unknown() {
+    let config = format!(
+        "{BASE_CONFIG}\n[sinks.hook]\ntype = \"webhook\"\nformat = \"slak\"\nurl = \"https://127.0.0.1/hook\"\nurl_env = \"HOOK_URL\"\n"
+    );
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let errors = expect_errors(&fixture);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].fix.contains("did you mean \"slack\""),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(errors[0].line, line_of(&config, "format"));
+    assert!(errors[1].message.contains("url_env"), "{}", errors[1]);
+}
