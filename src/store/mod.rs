@@ -15,6 +15,7 @@
 //! documents for this mode. FULL would add an fsync per sighting for that case only.
 
 mod findings;
+mod maintenance;
 mod outbox;
 pub mod schema;
 
@@ -28,6 +29,7 @@ use time::OffsetDateTime;
 
 use crate::model::{Finding, Indicator, Severity};
 
+pub use maintenance::{BackupReport, MaintenanceError, VacuumReport, check_file};
 pub use outbox::OutboxStats;
 
 /// Errors of the store.
