@@ -1084,3 +1084,28 @@ fn webhook_url_given_twice_or_format_unknown() {
     assert_eq!(errors[0].line, line_of(&config, "format"));
     assert!(errors[1].message.contains("url_env"), "{}", errors[1]);
 }
+
+#[test]
+fn health_section_checked() {
+    let config = format!(
+        "{BASE_CONFIG}\n[health]\nlisten = \"localhost:9464\"\nblind_after_secs = 5\nsinks = [\"pager\"]\n"
+    );
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let errors = expect_errors(&fixture);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(errors[0].line, line_of(&config, "listen"));
+    assert!(errors[0].fix.contains("127.0.0.1:9464"), "{}", errors[0]);
+    assert_eq!(errors[1].line, line_of(&config, "blind_after_secs"));
+    assert!(errors[2].message.contains("\"pager\""), "{}", errors[2]);
+    assert!(errors[2].fix.contains("mail"), "{}", errors[2]);
+
+    let config = format!("{BASE_CONFIG}\n[health]\nlisten = \"0.0.0.0:9464\"\n");
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let loaded = fixture.load().unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert_eq!(
+        loaded.config.health.listen,
+        Some("0.0.0.0:9464".parse().unwrap())
+    );
+    assert_eq!(loaded.config.health.blind_after_secs, 21_600);
+}

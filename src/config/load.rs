@@ -7,13 +7,21 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use super::error::{ConfigError, ConfigErrors};
-use super::nrd;
 use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
+use super::{health, nrd};
 
-const ROOT_KEYS: &[&str] = &["daemon", "dns", "lookalike", "dispatcher", "sinks", "nrd"];
+const ROOT_KEYS: &[&str] = &[
+    "daemon",
+    "dns",
+    "lookalike",
+    "dispatcher",
+    "sinks",
+    "nrd",
+    "health",
+];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
 /// users can read), which do not stop the daemon.
@@ -90,6 +98,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         dns: main.dns,
         lookalike: main.lookalike,
         dispatcher: main.dispatcher,
+        health: main.health,
         sinks: main.sinks,
         nrd: main.nrd,
         watchlists,
@@ -103,6 +112,7 @@ struct MainFile {
     dns: super::DnsConfig,
     lookalike: LookalikeConfig,
     dispatcher: super::DispatcherConfig,
+    health: super::HealthConfig,
     sinks: BTreeMap<String, super::SinkConfig>,
     nrd: BTreeMap<String, super::NrdConfig>,
     /// Every sink name defined, including those of sinks with errors.
@@ -124,6 +134,7 @@ fn main_file(
     let dispatcher_table = reader.table(root, "dispatcher", "dispatcher");
     let sinks_table = reader.table(root, "sinks", "sinks");
     let nrd_table = reader.table(root, "nrd", "nrd");
+    let health_table = reader.table(root, "health", "health");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -136,6 +147,7 @@ fn main_file(
         dns: sections::dns(reader, dns_table.as_ref()),
         lookalike: sections::lookalike(reader, lookalike_table.as_ref(), &defaults, base),
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
+        health: health::health(reader, health_table.as_ref(), &sink_names),
         sinks,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
         sink_names,

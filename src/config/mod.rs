@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use crate::model::Severity;
 
 mod error;
+mod health;
 mod load;
 mod names;
 mod nrd;
@@ -40,6 +41,8 @@ pub struct Config {
     pub lookalike: LookalikeConfig,
     /// `[dispatcher]`.
     pub dispatcher: DispatcherConfig,
+    /// `[health]`.
+    pub health: HealthConfig,
     /// Alert sinks by name.
     pub sinks: BTreeMap<String, SinkConfig>,
     /// `[nrd.NAME]`: lists of newly registered domains, by name.
@@ -139,6 +142,18 @@ pub struct LookalikeConfig {
     pub tld_swap: bool,
     /// Extra TLDs, one a line. Default: none.
     pub tld_file: Option<PathBuf>,
+}
+
+/// `[health]`: the health and metrics endpoint and the blind-source alert.
+#[derive(Debug, Clone)]
+pub struct HealthConfig {
+    /// Address of the HTTP endpoint serving `/healthz` and `/metrics`. Default: none (off).
+    pub listen: Option<SocketAddr>,
+    /// Time without a successful poll after which a source counts as blind, in seconds; a
+    /// source that polls less often gets three of its intervals. Default: 21600 (6 hours).
+    pub blind_after_secs: u64,
+    /// Sinks that receive blind-source alerts. Default: empty, meaning every sink.
+    pub sinks: Vec<String>,
 }
 
 /// `[dispatcher]`: alert delivery retries.

@@ -18,6 +18,7 @@ mod findings;
 mod maintenance;
 mod outbox;
 pub mod schema;
+mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ use crate::model::{Finding, Indicator, Severity};
 
 pub use maintenance::{BackupReport, MaintenanceError, VacuumReport, check_file};
 pub use outbox::OutboxStats;
+pub use stats::SinkCounts;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
