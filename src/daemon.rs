@@ -170,7 +170,8 @@ fn start_dispatcher(
     wake: &Arc<Notify>,
     shutdown: &CancellationToken,
 ) -> RunningDispatcher {
-    let dispatcher = Dispatcher::new(store.clone(), sinks, config.dispatcher.clone());
+    let dispatcher = Dispatcher::new(store.clone(), sinks, config.dispatcher.clone())
+        .with_policies(config.sink_policies.clone());
     let stop = shutdown.child_token();
     let handle = tokio::spawn(dispatcher.run(wake.clone(), stop.clone()));
     RunningDispatcher { handle, stop }

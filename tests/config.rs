@@ -1109,3 +1109,39 @@ fn health_section_checked() {
     );
     assert_eq!(loaded.config.health.blind_after_secs, 21_600);
 }
+
+#[test]
+fn sink_rate_limit_and_quiet_hours() {
+    let config = format!(
+        "{BASE_CONFIG}max_per_hour = 20\nquiet_hours = \"22:00-07:00\"\nutc_offset = \"+01:00\"\n\n[sinks.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\nquiet_hours = \"22h-7h\"\nutc_offset = \"CET\"\nmax_per_hour = 0\n"
+    );
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let errors = expect_errors(&fixture);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    let at = |needle: &str| {
+        let line = line_of(&config, needle);
+        errors
+            .iter()
+            .find(|error| error.line == line)
+            .unwrap_or_else(|| panic!("no error on line {line}: {errors:?}"))
+    };
+    assert!(
+        at("max_per_hour = 0")
+            .message
+            .contains("between 1 and 10000")
+    );
+    assert!(at("\"CET\"").fix.contains("+01:00"));
+    assert!(at("22h-7h").fix.contains("22:00-07:00"));
+
+    let good = config.replace(
+        "quiet_hours = \"22h-7h\"\nutc_offset = \"CET\"\nmax_per_hour = 0\n",
+        "",
+    );
+    let fixture = Fixture::new(&good, &[("acme.toml", BASE_WATCHLIST)]);
+    let loaded = fixture.load().unwrap_or_else(|errors| panic!("{errors}"));
+    let policy = loaded.config.sink_policies["mail"];
+    assert_eq!(policy.max_per_hour, Some(20));
+    let quiet = policy.quiet_hours.unwrap();
+    assert_eq!(quiet.offset, time::macros::offset!(+1));
+    assert!(!loaded.config.sink_policies.contains_key("hook"));
+}

@@ -668,6 +668,7 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
             sinks: Vec::new(),
         },
         sinks: Default::default(),
+        sink_policies: Default::default(),
         nrd: Default::default(),
         watchlists: Vec::new(),
     }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::mail;
 use super::payload::AlertPayload;
+use super::policy::{Digest, digest_lines, digest_subject};
 use crate::config::WebhookFormat;
 use crate::model::Severity;
 
@@ -19,6 +20,8 @@ const SLACK_SECTION_MAX: usize = 2_900;
 const MATTERMOST_TEXT_MAX: usize = 8_000;
 /// Reasons and indicators shown in a chat message; the full list is in the mail alert.
 const LIST_MAX: usize = 10;
+/// Alerts listed in a chat digest; the mail digest lists them all.
+const DIGEST_LINES_MAX: usize = 30;
 
 /// Builds the request body for `format` from the alert document. Returns `None` for the
 /// generic format, which posts the document as it is.
@@ -28,6 +31,71 @@ pub fn body(format: WebhookFormat, alert: &AlertPayload) -> Option<Value> {
         WebhookFormat::Slack => Some(slack(alert)),
         WebhookFormat::Mattermost => Some(mattermost(alert)),
         WebhookFormat::Teams => Some(teams(alert)),
+    }
+}
+
+/// Builds the request body of a digest for `format`; `None` for the generic format.
+pub fn digest_body(format: WebhookFormat, digest: &Digest) -> Option<Value> {
+    let title = digest_subject(digest);
+    let title = title.strip_prefix("[vigie] ").unwrap_or(&title).to_owned();
+    let mut lines = digest_lines(digest);
+    let total = lines.len();
+    lines.truncate(DIGEST_LINES_MAX);
+    if total > DIGEST_LINES_MAX {
+        lines.push(format!("and {} more", total - DIGEST_LINES_MAX));
+    }
+    match format {
+        WebhookFormat::Generic => None,
+        WebhookFormat::Slack => {
+            let text: Vec<String> = lines
+                .iter()
+                .map(|l| format!("• {}", slack_escape(l)))
+                .collect();
+            Some(json!({
+                "text": slack_escape(&title),
+                "blocks": [
+                    {"type": "header", "text": {"type": "plain_text", "text": truncate(title.clone(), 150)}},
+                    {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text.join("\n"), SLACK_SECTION_MAX)}},
+                ],
+            }))
+        }
+        WebhookFormat::Mattermost => {
+            let text: Vec<String> = lines
+                .iter()
+                .map(|l| format!("- {}", markdown_escape(l)))
+                .collect();
+            Some(json!({
+                "username": "vigie",
+                "text": markdown_escape(&title),
+                "attachments": [{
+                    "fallback": title,
+                    "color": severity_colour(digest.severity),
+                    "text": truncate(text.join("\n"), MATTERMOST_TEXT_MAX),
+                }],
+            }))
+        }
+        WebhookFormat::Teams => {
+            let text: Vec<String> = lines
+                .iter()
+                .map(|l| format!("- {}", markdown_escape(l)))
+                .collect();
+            Some(json!({
+                "type": "message",
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "contentUrl": null,
+                    "content": {
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": [
+                            {"type": "TextBlock", "text": markdown_escape(&title), "weight": "Bolder", "wrap": true},
+                            {"type": "TextBlock", "text": text.join("\n"), "wrap": true},
+                        ],
+                    },
+                }],
+            }))
+        }
     }
 }
 

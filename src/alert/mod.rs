@@ -10,6 +10,7 @@ pub mod chat;
 mod dispatcher;
 pub mod mail;
 mod payload;
+pub mod policy;
 pub mod smtp;
 pub mod webhook;
 

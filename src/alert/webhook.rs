@@ -11,8 +11,8 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 
 use super::SinkError;
-use super::chat;
 use super::payload::AlertPayload;
+use super::{chat, policy};
 use crate::config::{Secret, WebhookFormat, WebhookSinkConfig};
 use crate::store::OutboxAlert;
 
@@ -95,6 +95,12 @@ impl WebhookSink {
         };
         let body = match self.format {
             WebhookFormat::Generic => serde_json::to_vec(&alert.payload),
+            format if policy::is_digest(&alert.payload) => {
+                let digest: policy::Digest = serde_json::from_value(alert.payload.clone())
+                    .map_err(|error| payload_error(format!("not a digest document: {error}")))?;
+                let message = chat::digest_body(format, &digest).unwrap_or(serde_json::Value::Null);
+                serde_json::to_vec(&message)
+            }
             format => {
                 let document: AlertPayload = serde_json::from_value(alert.payload.clone())
                     .map_err(|error| payload_error(format!("not an alert document: {error}")))?;

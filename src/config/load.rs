@@ -100,6 +100,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         dispatcher: main.dispatcher,
         health: main.health,
         sinks: main.sinks,
+        sink_policies: main.sink_policies,
         nrd: main.nrd,
         watchlists,
     };
@@ -114,6 +115,7 @@ struct MainFile {
     dispatcher: super::DispatcherConfig,
     health: super::HealthConfig,
     sinks: BTreeMap<String, super::SinkConfig>,
+    sink_policies: BTreeMap<String, crate::alert::policy::SinkPolicy>,
     nrd: BTreeMap<String, super::NrdConfig>,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
@@ -141,7 +143,7 @@ fn main_file(
         .and_then(|table| table.get("watchlists_dir"))
         .map_or(0..0, |(_, value)| value.span());
     let defaults = sections::default_lookalike();
-    let (sinks, sink_names) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
+    let (sinks, sink_names, sink_policies) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
     MainFile {
         daemon: sections::daemon(reader, daemon_table.as_ref(), base, env),
         dns: sections::dns(reader, dns_table.as_ref()),
@@ -149,6 +151,7 @@ fn main_file(
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
         health: health::health(reader, health_table.as_ref(), &sink_names),
         sinks,
+        sink_policies,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
         sink_names,
         watchlists_dir_span,

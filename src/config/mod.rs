@@ -45,6 +45,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// Alert sinks by name.
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// Rate limits and quiet hours of the sinks that set them, by sink name.
+    pub sink_policies: BTreeMap<String, crate::alert::policy::SinkPolicy>,
     /// `[nrd.NAME]`: lists of newly registered domains, by name.
     pub nrd: BTreeMap<String, NrdConfig>,
     /// Every watchlist file, sorted by file name.

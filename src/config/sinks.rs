@@ -8,8 +8,13 @@ use super::secrets::{EnvLookup, SecretKeys, read_secret};
 use super::tls;
 use super::tree::{Reader, Table};
 use super::{SinkConfig, SmtpSecurity, SmtpSinkConfig, WebhookFormat, WebhookSinkConfig};
+use crate::alert::policy::{QuietHours, SinkPolicy, parse_offset};
+use time::UtcOffset;
 
 const SMTP_KEYS: &[&str] = &[
+    "max_per_hour",
+    "quiet_hours",
+    "utc_offset",
     "type",
     "host",
     "port",
@@ -25,6 +30,9 @@ const SMTP_KEYS: &[&str] = &[
     "tls_server_name",
 ];
 const WEBHOOK_KEYS: &[&str] = &[
+    "max_per_hour",
+    "quiet_hours",
+    "utc_offset",
     "type",
     "url",
     "url_env",
@@ -59,11 +67,16 @@ pub(crate) fn sinks(
     table: Option<&Table<'_, '_>>,
     base: &Path,
     env: EnvLookup<'_>,
-) -> (BTreeMap<String, SinkConfig>, Vec<String>) {
+) -> (
+    BTreeMap<String, SinkConfig>,
+    Vec<String>,
+    BTreeMap<String, SinkPolicy>,
+) {
     let mut sinks = BTreeMap::new();
     let mut names = Vec::new();
+    let mut policies = BTreeMap::new();
     let Some(table) = table else {
-        return (sinks, names);
+        return (sinks, names, policies);
     };
     for key in table.entries.keys() {
         let name: &str = key.get_ref();
@@ -79,11 +92,53 @@ pub(crate) fn sinks(
         let Some(sink_table) = reader.table(table, name, &path) else {
             continue;
         };
+        let policy = policy(reader, &sink_table);
+        if !policy.is_open() {
+            policies.insert(name.to_string(), policy);
+        }
         if let Some(sink) = sink(reader, &sink_table, base, env) {
             sinks.insert(name.to_string(), sink);
         }
     }
-    (sinks, names)
+    (sinks, names, policies)
+}
+
+/// Reads the rate limit and quiet hours of one sink.
+fn policy(reader: &mut Reader<'_>, table: &Table<'_, '_>) -> SinkPolicy {
+    let max_per_hour = table
+        .has("max_per_hour")
+        .then(|| reader.integer(table, "max_per_hour", 60, (1, 10_000), "messages") as u32);
+    let offset = match reader.string(table, "utc_offset") {
+        None => UtcOffset::UTC,
+        Some((text, span)) => parse_offset(&text).unwrap_or_else(|| {
+            reader.error(
+                &span,
+                format!("invalid {} \"{text}\"", table.key_path("utc_offset")),
+                "write the offset of the SOC's local time as +HH:MM or -HH:MM, such as \"+01:00\""
+                    .to_string(),
+            );
+            UtcOffset::UTC
+        }),
+    };
+    let quiet_hours = reader
+        .string(table, "quiet_hours")
+        .and_then(|(text, span)| match QuietHours::parse(&text, offset) {
+            Some(quiet) => Some(quiet),
+            None => {
+                reader.error(
+                    &span,
+                    format!("invalid {} \"{text}\"", table.key_path("quiet_hours")),
+                    "write a daily window as \"HH:MM-HH:MM\" with two different times, such as \
+                     \"22:00-07:00\""
+                        .to_string(),
+                );
+                None
+            }
+        });
+    SinkPolicy {
+        max_per_hour,
+        quiet_hours,
+    }
 }
 
 fn valid_sink_name(name: &str) -> bool {

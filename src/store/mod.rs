@@ -15,6 +15,7 @@
 //! documents for this mode. FULL would add an fsync per sighting for that case only.
 
 mod findings;
+mod hold;
 mod maintenance;
 mod outbox;
 pub mod schema;
