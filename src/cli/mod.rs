@@ -11,6 +11,7 @@ use crate::config::{self, Config, LogFormat};
 
 pub mod check;
 pub mod findings;
+pub mod mail;
 pub mod match_cmd;
 pub mod permute;
 pub mod run;
@@ -66,6 +67,9 @@ pub enum Command {
     Findings(findings::FindingsArgs),
     /// Judge domains, host names or URLs (one a line) against the watchlists.
     Match(match_cmd::MatchArgs),
+    /// Analyse mails: real sender IP, URLs, domains, addresses and findings.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -92,6 +96,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(&cli, LogFormat::Text);
             let config = args.config.as_deref().map(load_config).transpose()?;
             match_cmd::run(args, config.as_ref())
+        }
+        Command::Mail(command) => {
+            init_logging(&cli, LogFormat::Text);
+            let mail::MailCommand::Inspect(args) = command;
+            let config = args.config.as_deref().map(load_config).transpose()?;
+            mail::run(command, config.as_ref())
         }
     }
 }
