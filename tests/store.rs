@@ -670,6 +670,7 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         sinks: Default::default(),
         sink_policies: Default::default(),
         nrd: Default::default(),
+        mail: Default::default(),
         watchlists: Vec::new(),
     }
 }

@@ -11,7 +11,7 @@ use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
-use super::{health, nrd};
+use super::{health, mail, nrd};
 
 const ROOT_KEYS: &[&str] = &[
     "daemon",
@@ -21,6 +21,7 @@ const ROOT_KEYS: &[&str] = &[
     "sinks",
     "nrd",
     "health",
+    "mail",
 ];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
@@ -102,6 +103,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         sinks: main.sinks,
         sink_policies: main.sink_policies,
         nrd: main.nrd,
+        mail: main.mail,
         watchlists,
     };
     Ok(Loaded { config, warnings })
@@ -117,6 +119,7 @@ struct MainFile {
     sinks: BTreeMap<String, super::SinkConfig>,
     sink_policies: BTreeMap<String, crate::alert::policy::SinkPolicy>,
     nrd: BTreeMap<String, super::NrdConfig>,
+    mail: super::MailConfig,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -137,6 +140,7 @@ fn main_file(
     let sinks_table = reader.table(root, "sinks", "sinks");
     let nrd_table = reader.table(root, "nrd", "nrd");
     let health_table = reader.table(root, "health", "health");
+    let mail_table = reader.table(root, "mail", "mail");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -153,6 +157,7 @@ fn main_file(
         sinks,
         sink_policies,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
+        mail: mail::mail(reader, mail_table.as_ref()),
         sink_names,
         watchlists_dir_span,
     }
