@@ -647,6 +647,7 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         },
         sinks: Default::default(),
         nrd: Default::default(),
+        ct: None,
         watchlists: Vec::new(),
     }
 }

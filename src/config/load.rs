@@ -7,13 +7,21 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use super::error::{ConfigError, ConfigErrors};
-use super::nrd;
 use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
+use super::{ct, nrd};
 
-const ROOT_KEYS: &[&str] = &["daemon", "dns", "lookalike", "dispatcher", "sinks", "nrd"];
+const ROOT_KEYS: &[&str] = &[
+    "daemon",
+    "dns",
+    "lookalike",
+    "dispatcher",
+    "sinks",
+    "nrd",
+    "ct",
+];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
 /// users can read), which do not stop the daemon.
@@ -92,6 +100,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         dispatcher: main.dispatcher,
         sinks: main.sinks,
         nrd: main.nrd,
+        ct: main.ct,
         watchlists,
     };
     Ok(Loaded { config, warnings })
@@ -105,6 +114,7 @@ struct MainFile {
     dispatcher: super::DispatcherConfig,
     sinks: BTreeMap<String, super::SinkConfig>,
     nrd: BTreeMap<String, super::NrdConfig>,
+    ct: Option<super::CtConfig>,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -124,6 +134,7 @@ fn main_file(
     let dispatcher_table = reader.table(root, "dispatcher", "dispatcher");
     let sinks_table = reader.table(root, "sinks", "sinks");
     let nrd_table = reader.table(root, "nrd", "nrd");
+    let ct_table = reader.table(root, "ct", "ct");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -138,6 +149,7 @@ fn main_file(
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
         sinks,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
+        ct: ct::ct(reader, ct_table.as_ref(), base),
         sink_names,
         watchlists_dir_span,
     }

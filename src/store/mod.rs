@@ -1,4 +1,5 @@
-//! The SQLite store: findings, their history, source cursors and the alert outbox.
+//! The SQLite store: findings, their history, source cursors, the alert outbox and the items
+//! sources could not read (quarantine).
 //!
 //! One file (`vigie.db` under the state folder) in WAL mode, opened through rusqlite with the
 //! bundled SQLite. A sighting and the alerts it raises are written in one transaction, so an
@@ -16,6 +17,7 @@
 
 mod findings;
 mod outbox;
+mod quarantine;
 pub mod schema;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +31,7 @@ use time::OffsetDateTime;
 use crate::model::{Finding, Indicator, Severity};
 
 pub use outbox::OutboxStats;
+pub use quarantine::{QUARANTINE_MAX_BYTES, QuarantineItem, QuarantinedItem};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
