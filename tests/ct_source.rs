@@ -433,9 +433,9 @@ async fn position_resumes_after_restart() {
         .map(|r| (r.start, r.end))
         .collect();
     assert_eq!(
-        entries_read.first().map(|r| r.0),
+        entries_read.iter().map(|r| r.0).min(),
         Some(41),
-        "{entries_read:?}"
+        "the second run reads nothing before entry 41: {entries_read:?}"
     );
     let findings = store.findings().unwrap();
     assert_eq!(findings.len(), 2, "{findings:?}");
@@ -630,4 +630,61 @@ async fn same_size_with_another_root_is_not_trusted() {
     running.stop().await;
     let mark = store.cursor("ct", &broken_key).unwrap().unwrap();
     assert!(mark.contains("two root hashes for tree size 3"), "{mark}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_lookalike_alerts_on_its_first_certificate() {
+    use std::collections::BTreeMap;
+    use vigie::model::{Indicator, IndicatorKind, Severity};
+
+    let log = CtLog::start().await;
+    let ca = TestCa::new("Test CA", "Test CA R1");
+    push_certificate(&log, &ca, 1, &["paypa1.com", "www.paypa1.com"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &ct_section(&[&log.url], "backfill = true"), &[]);
+    let store = open_store(&config);
+
+    // The lookalike watch found the domain first, with an A record.
+    let (_tx, rx) = watch::channel(Arc::new(config.clone()));
+    let pipeline = Pipeline::new(store.clone(), rx, Arc::new(Notify::new()));
+    let swept = Finding {
+        fingerprint: Finding::fingerprint_for("paypal", "domain", "paypa1.com"),
+        kind: "lookalike-domain".to_string(),
+        source: "lookalike".to_string(),
+        watchlist: "paypal".to_string(),
+        subject: "paypa1.com".to_string(),
+        imitates: "paypal.com".to_string(),
+        techniques: vec!["replacement".to_string()],
+        reasons: vec!["replacement of paypal.com".to_string()],
+        severity: Severity::High,
+        score: 80,
+        indicators: vec![Indicator::new(IndicatorKind::Domain, "paypa1.com")],
+        facts: BTreeMap::from([("a".to_string(), BTreeSet::from(["192.0.2.10".to_string()]))]),
+        evidence: serde_json::json!({}),
+        observed_at: time::OffsetDateTime::now_utc(),
+    };
+    pipeline.submit(swept).await.unwrap();
+
+    let running = Running::start(&config, &store);
+    wait_for_position(&store, &log.url, 1).await;
+    running.stop().await;
+
+    let findings = store.findings().unwrap();
+    assert_eq!(findings.len(), 1, "one finding for both sources");
+    let finding = &findings[0];
+    assert_eq!(finding.source, "ct");
+    assert_eq!(finding.sightings, 2);
+    assert_eq!(finding.revision, 2, "the certificate alerted again");
+    assert_eq!(
+        finding.facts.get("a"),
+        Some(&BTreeSet::from(["192.0.2.10".to_string()])),
+        "the DNS fact is kept"
+    );
+    let history = store.history(finding.id).unwrap();
+    let changes = &history.last().unwrap().changes;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].fact, ct::ISSUER_FACT);
+    assert_eq!(changes[0].added(), BTreeSet::from(["Test CA".to_string()]));
+    assert_eq!(store.outbox_stats().unwrap().pending, 2);
 }

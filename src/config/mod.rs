@@ -80,7 +80,7 @@ pub struct CtConfig {
     /// `get-entries` requests in flight at once for one log. Default: 2.
     pub parallel_requests: usize,
     /// Time between two `get-sth` calls once a log is read to its head, in seconds; up to a
-    /// tenth more is added at random. Default: 30.
+    /// tenth is taken off at random. Default: 30.
     pub poll_interval_secs: u64,
     /// Whether a log followed for the first time is read from its first entry rather than
     /// from its current head. Default: false.

@@ -27,10 +27,11 @@ use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use super::client::{FetchError, LogClient};
-use super::process::{BatchOutcome, LogRef, SOURCE, decode_body, process_entries};
+use super::process::{BatchOutcome, ISSUER_FACT, LogRef, SOURCE, decode_body, process_entries};
 use super::workers::Workers;
 use crate::ct::TreeHead;
 use crate::detect::Matcher;
+use crate::model::Finding;
 use crate::pipeline::{PipelineError, Submitted};
 use crate::sources::SourceContext;
 use crate::store::StoreError;
@@ -337,8 +338,9 @@ impl Follower {
             .run(move || process_entries(&matcher, &log, start, &entries, now))
             .await?;
 
-        for finding in outcome.findings {
+        for mut finding in outcome.findings {
             stats.findings += 1;
+            self.keep_known_facts(&mut finding).await?;
             match self.ctx.pipeline.submit(finding).await {
                 Ok(Submitted::Recorded { alerted: true, .. }) => stats.alerted += 1,
                 Ok(_) => {}
@@ -369,6 +371,26 @@ impl Follower {
         stats.certificates += outcome.certificates;
         stats.names += outcome.names;
         stats.to = start + count;
+        Ok(())
+    }
+
+    /// Adds the facts the stored finding has (the DNS records the lookalike watch saw, say)
+    /// to a CT finding, so that its sighting changes only the certificate issuer: a known
+    /// lookalike domain that gets its first certificate alerts with that change alone,
+    /// rather than with its DNS records shown as removed.
+    async fn keep_known_facts(&self, finding: &mut Finding) -> Result<(), FollowError> {
+        let store = self.ctx.pipeline.store().clone();
+        let fingerprint = finding.fingerprint.clone();
+        let stored =
+            tokio::task::spawn_blocking(move || store.finding_by_fingerprint(&fingerprint))
+                .await??;
+        if let Some(stored) = stored {
+            for (fact, values) in stored.facts {
+                if fact != ISSUER_FACT {
+                    finding.facts.entry(fact).or_insert(values);
+                }
+            }
+        }
         Ok(())
     }
 
