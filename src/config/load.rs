@@ -11,7 +11,7 @@ use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
-use super::{ct, nrd};
+use super::{ct, health, nrd};
 
 const ROOT_KEYS: &[&str] = &[
     "daemon",
@@ -20,6 +20,7 @@ const ROOT_KEYS: &[&str] = &[
     "dispatcher",
     "sinks",
     "nrd",
+    "health",
     "ct",
 ];
 
@@ -98,7 +99,9 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         dns: main.dns,
         lookalike: main.lookalike,
         dispatcher: main.dispatcher,
+        health: main.health,
         sinks: main.sinks,
+        sink_policies: main.sink_policies,
         nrd: main.nrd,
         ct: main.ct,
         watchlists,
@@ -112,7 +115,9 @@ struct MainFile {
     dns: super::DnsConfig,
     lookalike: LookalikeConfig,
     dispatcher: super::DispatcherConfig,
+    health: super::HealthConfig,
     sinks: BTreeMap<String, super::SinkConfig>,
+    sink_policies: BTreeMap<String, crate::alert::policy::SinkPolicy>,
     nrd: BTreeMap<String, super::NrdConfig>,
     ct: Option<super::CtConfig>,
     /// Every sink name defined, including those of sinks with errors.
@@ -134,6 +139,7 @@ fn main_file(
     let dispatcher_table = reader.table(root, "dispatcher", "dispatcher");
     let sinks_table = reader.table(root, "sinks", "sinks");
     let nrd_table = reader.table(root, "nrd", "nrd");
+    let health_table = reader.table(root, "health", "health");
     let ct_table = reader.table(root, "ct", "ct");
 
     let watchlists_dir_span = daemon_table
@@ -141,13 +147,15 @@ fn main_file(
         .and_then(|table| table.get("watchlists_dir"))
         .map_or(0..0, |(_, value)| value.span());
     let defaults = sections::default_lookalike();
-    let (sinks, sink_names) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
+    let (sinks, sink_names, sink_policies) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
     MainFile {
         daemon: sections::daemon(reader, daemon_table.as_ref(), base, env),
         dns: sections::dns(reader, dns_table.as_ref()),
         lookalike: sections::lookalike(reader, lookalike_table.as_ref(), &defaults, base),
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
+        health: health::health(reader, health_table.as_ref(), &sink_names),
         sinks,
+        sink_policies,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
         ct: ct::ct(reader, ct_table.as_ref(), base),
         sink_names,

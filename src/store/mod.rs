@@ -16,9 +16,12 @@
 //! documents for this mode. FULL would add an fsync per sighting for that case only.
 
 mod findings;
+mod hold;
+mod maintenance;
 mod outbox;
 mod quarantine;
 pub mod schema;
+mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -30,8 +33,10 @@ use time::OffsetDateTime;
 
 use crate::model::{Finding, Indicator, Severity};
 
+pub use maintenance::{BackupReport, MaintenanceError, VacuumReport, check_file};
 pub use outbox::OutboxStats;
 pub use quarantine::{QUARANTINE_MAX_BYTES, QuarantineItem, QuarantinedItem};
+pub use stats::SinkCounts;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
