@@ -73,6 +73,7 @@ fn open_store(config: &Config) -> Arc<Store> {
 struct Running {
     shutdown: CancellationToken,
     handle: tokio::task::JoinHandle<()>,
+    health: vigie::health::Health,
 }
 
 impl Running {
@@ -84,14 +85,17 @@ impl Running {
             .try_init();
         let (_tx, rx) = watch::channel(Arc::new(config.clone()));
         let shutdown = CancellationToken::new();
+        let pipeline = Pipeline::new(store.clone(), rx.clone(), Arc::new(Notify::new()));
+        let health = pipeline.health().clone();
         let ctx = SourceContext {
-            pipeline: Pipeline::new(store.clone(), rx.clone(), Arc::new(Notify::new())),
+            pipeline,
             config: rx,
             shutdown: shutdown.clone(),
         };
         Running {
             shutdown,
             handle: tokio::spawn(ct::run(ctx)),
+            health,
         }
     }
 
@@ -425,7 +429,11 @@ async fn position_resumes_after_restart() {
     let store = open_store(&config);
     let running = Running::start(&config, &store);
     wait_for_position(&store, &log.url, 53).await;
+    let health = running.health.snapshot()["ct:test0"].clone();
     running.stop().await;
+    assert_eq!(health.items, 12, "entries read after the restart");
+    assert_eq!(health.errors, 0);
+    assert!(health.last_success.is_some());
 
     let entries_read: Vec<(u64, u64)> = log.requests()[first_requests..]
         .iter()
@@ -585,6 +593,12 @@ async fn log_that_shrinks_is_not_trusted() {
     assert!(
         wait_for(WAIT, || store.cursor("ct", &broken_key).unwrap().is_some()).await,
         "the log is marked broken"
+    );
+    let health = running.health.snapshot();
+    let collapsed = health["ct:test0"].collapsed.clone().unwrap_or_default();
+    assert!(
+        collapsed.contains("append-only"),
+        "the broken log is reported to the health check: {collapsed:?}"
     );
     let mark: Value =
         serde_json::from_str(&store.cursor("ct", &broken_key).unwrap().unwrap()).unwrap();

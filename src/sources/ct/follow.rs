@@ -111,6 +111,10 @@ pub struct PassStats {
     pub malformed: u64,
     /// Batch size in force at the end of the pass.
     pub batch_size: u64,
+    /// Entries of the last batch committed.
+    pub last_batch: u64,
+    /// Log timestamp of the newest entry read, in milliseconds since the Unix epoch.
+    pub last_logged_ms: Option<u64>,
 }
 
 /// A trusted tree head, as saved in the `head:URL` cursor.
@@ -148,6 +152,8 @@ pub struct Follower {
     workers: Workers,
     /// Entries asked for per request; lowered when the log serves fewer.
     batch_size: AtomicU64,
+    /// Name under which the log reports to the health registry: `ct:NAME`.
+    health_name: String,
 }
 
 impl Follower {
@@ -164,6 +170,7 @@ impl Follower {
                 url: plan.url.clone(),
             },
             batch_size: AtomicU64::new(plan.batch_size),
+            health_name: format!("{SOURCE}:{}", plan.name),
             ctx,
             plan,
             client,
@@ -174,16 +181,26 @@ impl Follower {
 
     /// Follows the log until shutdown, or until it is found broken.
     pub async fn follow(self: Arc<Self>) {
+        let health = self.ctx.pipeline.health();
+        health.register(&self.health_name, self.plan.poll_interval);
         if let Ok(Some(mark)) = self.cursor(&self.key("broken")).await {
             error!(log = %self.plan.name, url = %self.plan.url, mark = %mark, "The CT log is marked broken and is not followed; delete its broken: cursor to trust it again.");
+            health.set_collapsed(
+                &self.health_name,
+                Some(format!(
+                    "the log is not trusted since it broke its append-only promise: {mark}"
+                )),
+            );
             return;
         }
         info!(log = %self.plan.name, url = %self.plan.url, "Following a CT log.");
         let mut failures = 0u32;
         loop {
+            health.poll_started(&self.health_name);
             let wait = match self.clone().catch_up().await {
                 Ok(stats) => {
                     failures = 0;
+                    health.poll_succeeded(&self.health_name, 0);
                     if stats.entries > 0 {
                         debug!(log = %self.plan.name, ?stats, "Read CT log entries.");
                     }
@@ -192,9 +209,14 @@ impl Follower {
                 Err(FollowError::Shutdown) => return,
                 Err(FollowError::Broken { log, reason }) => {
                     self.mark_broken(&log, &reason).await;
+                    health.set_collapsed(
+                        &self.health_name,
+                        Some(format!("the log broke its append-only promise: {reason}")),
+                    );
                     return;
                 }
                 Err(error) => {
+                    health.poll_failed(&self.health_name, &error.to_string());
                     failures += 1;
                     let wait = retry_delay(failures, self.plan.retry_max, error.retry_after());
                     if failures >= FAILURES_BEFORE_ERROR {
@@ -265,6 +287,13 @@ impl Follower {
             if let Err(error) = self.commit_batch(start, entries, &mut stats).await {
                 break Err(error);
             }
+            // Reported per batch, so that a long backfill does not look like a silent log.
+            let health = self.ctx.pipeline.health();
+            health.poll_succeeded(&self.health_name, stats.last_batch);
+            if let Some(logged_at) = stats.last_logged_ms {
+                let behind = head.timestamp_ms.saturating_sub(logged_at);
+                health.set_lag(&self.health_name, behind as f64 / 1000.0);
+            }
         };
         for task in in_flight {
             task.abort();
@@ -272,6 +301,9 @@ impl Follower {
         stats.batch_size = self.batch_size.load(Ordering::Relaxed);
         if stats.malformed > MALFORMED_LOGGED {
             warn!(log = %self.plan.name, malformed = stats.malformed, "More malformed CT entries than logged one by one; all are in the quarantine table.");
+        }
+        if result.is_ok() {
+            self.ctx.pipeline.health().set_lag(&self.health_name, 0.0);
         }
         result.map(|()| stats)
     }
@@ -368,6 +400,8 @@ impl Follower {
         .await??;
 
         stats.entries += count;
+        stats.last_batch = count;
+        stats.last_logged_ms = stats.last_logged_ms.max(outcome.last_logged_ms);
         stats.certificates += outcome.certificates;
         stats.names += outcome.names;
         stats.to = start + count;

@@ -48,6 +48,8 @@ pub struct BatchOutcome {
     pub names: u64,
     /// Certificates with at least one matching name.
     pub matched_certificates: u64,
+    /// Log timestamp of the newest leaf read, in milliseconds since the Unix epoch.
+    pub last_logged_ms: Option<u64>,
     pub findings: Vec<Finding>,
     pub malformed: Vec<QuarantineItem>,
 }
@@ -121,6 +123,7 @@ fn process_leaf(
         }
     };
     outcome.certificates += 1;
+    outcome.last_logged_ms = outcome.last_logged_ms.max(Some(leaf.timestamp_ms));
 
     let set = cert.names();
     if let Some(reason) = &set.san_error {
