@@ -18,7 +18,7 @@ pub struct TreeHead {
     pub root_hash: [u8; 32],
 }
 
-/// Why a response body could not be read.
+/// Error of a response body that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
     #[error("response is not the expected JSON: {0}")]
@@ -58,7 +58,7 @@ struct RawEntries<'a> {
 
 #[derive(Deserialize)]
 struct RawEntry<'a> {
-    // `extra_data` (the chain) is not needed: the leaf holds the names and the issuer.
+    // `extra_data` (the chain) is not read, because the leaf contains the names and the issuer.
     #[serde(borrow)]
     leaf_input: Cow<'a, str>,
 }

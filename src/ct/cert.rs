@@ -56,11 +56,11 @@ pub struct NameSet {
     pub names: Vec<CertName>,
     /// Names left out because the certificate has more than [`MAX_NAMES`].
     pub dropped: usize,
-    /// Why the SAN extension could not be decoded; the CN names are still in `names`.
+    /// Error of a SAN extension that does not decode. The CN names are still in `names`.
     pub san_error: Option<String>,
 }
 
-/// What a finding records about the certificate besides its names.
+/// Issuer, validity, serial and hash of a certificate, which findings record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertDetails {
     /// Issuer distinguished name, e.g. `C=US, O=Let's Encrypt, CN=R3`.
@@ -76,7 +76,7 @@ pub struct CertDetails {
     pub sha256: String,
 }
 
-/// Why a certificate could not be read.
+/// Error of a certificate that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what}: {reason}")]
 pub struct CertError {
@@ -191,8 +191,9 @@ fn add_name(set: &mut NameSet, raw: &str) {
     set.names.push(name);
 }
 
-/// Turns a CN or SAN value into a DNS name, or `None` when it is no host name (a person's or
-/// a CA's name in the CN, an IP address, a bare label, or a `*` anywhere but the first label).
+/// Turns a CN or SAN value into a DNS name. Returns `None` for a value that is no host name:
+/// a person's or a CA's name in the CN, an IP address, a bare label, or a `*` anywhere but
+/// in the first label.
 pub fn normalize_name(raw: &str) -> Option<CertName> {
     let trimmed = raw.trim().trim_end_matches('.');
     let (wildcard, rest) = match trimmed.strip_prefix("*.") {

@@ -23,9 +23,9 @@
 /// Kind of certificate a leaf holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryType {
-    /// A final certificate; the leaf holds its DER encoding.
+    /// A final certificate. The leaf contains its DER encoding.
     X509,
-    /// A precertificate; the leaf holds the DER `TBSCertificate` without the poison
+    /// A precertificate. The leaf contains the DER `TBSCertificate` without the poison
     /// extension, and the SHA-256 hash of the issuer's public key.
     Precert,
 }
@@ -55,7 +55,7 @@ pub struct Leaf<'a> {
     pub extensions: &'a [u8],
 }
 
-/// Why a leaf could not be read.
+/// Error of a leaf that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LeafError {
     #[error("leaf is truncated: {field} needs {needed} bytes at offset {offset}, {left} left")]

@@ -85,7 +85,7 @@ pub struct LogList {
     pub problems: Vec<String>,
 }
 
-/// Why a whole list could not be read.
+/// Error of a log list that cannot be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum LogListError {
     #[error("log list {origin} is not valid JSON at line {line}, column {column}: {reason}")]

@@ -25,7 +25,7 @@ pub fn root_hash(leaves: &[[u8; 32]]) -> [u8; 32] {
         0 => Sha256::digest([]).into(),
         1 => leaves[0],
         n => {
-            // The left subtree holds the largest power of two below n.
+            // The left subtree has the largest power of two below n leaves.
             let split = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
             node_hash(&root_hash(&leaves[..split]), &root_hash(&leaves[split..]))
         }

@@ -1,5 +1,5 @@
-//! Items that a source could not read, kept for an analyst to inspect: a malformed
-//! certificate of a CT log, say. The store does not interpret them.
+//! Items that a source could not read, such as a malformed certificate of a CT log, kept
+//! for an analyst to inspect. The store does not interpret them.
 
 use rusqlite::params;
 use time::OffsetDateTime;
@@ -12,9 +12,9 @@ pub const QUARANTINE_MAX_BYTES: usize = 64 * 1024;
 /// An item to put aside.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantineItem {
-    /// Where the item is within its origin, e.g. the index of a log entry.
+    /// Place of the item within its origin, e.g. the index of a log entry.
     pub item: String,
-    /// Why it could not be read.
+    /// Reason it could not be read.
     pub reason: String,
     /// The item as received, cut to [`QUARANTINE_MAX_BYTES`].
     pub raw: Vec<u8>,
@@ -24,7 +24,7 @@ pub struct QuarantineItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantinedItem {
     pub source: String,
-    /// What the item came from, e.g. a log URL.
+    /// Origin of the item, e.g. a log URL.
     pub origin: String,
     pub item: String,
     pub reason: String,

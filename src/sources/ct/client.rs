@@ -42,7 +42,7 @@ impl FetchError {
         }
     }
 
-    /// Returns whether the log answered 429 Too Many Requests.
+    /// Returns whether the log responded 429 Too Many Requests.
     pub fn is_rate_limited(&self) -> bool {
         matches!(self, FetchError::Status { status: 429, .. })
     }

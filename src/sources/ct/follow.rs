@@ -408,10 +408,10 @@ impl Follower {
         Ok(())
     }
 
-    /// Adds the facts the stored finding has (the DNS records the lookalike watch saw, say)
-    /// to a CT finding, so that its sighting changes only the certificate issuer: a known
-    /// lookalike domain that gets its first certificate alerts with that change alone,
-    /// rather than with its DNS records shown as removed.
+    /// Copies the facts of the stored finding (such as the DNS records the lookalike watch
+    /// saw) into a CT finding, so that its sighting changes only the certificate issuer. A
+    /// known lookalike domain that gets its first certificate then alerts with that change
+    /// alone, rather than with its DNS records shown as removed.
     async fn keep_known_facts(&self, finding: &mut Finding) -> Result<(), FollowError> {
         let store = self.ctx.pipeline.store().clone();
         let fingerprint = finding.fingerprint.clone();
@@ -519,7 +519,7 @@ impl Follower {
 
 type Entries = Vec<Result<Vec<u8>, String>>;
 
-/// How a new tree head relates to the trusted one.
+/// Relation of a new tree head to the trusted one.
 #[derive(Debug, PartialEq, Eq)]
 enum HeadCheck {
     Newer,
@@ -551,9 +551,9 @@ fn check_head(trusted: &SavedHead, head: &TreeHead) -> HeadCheck {
     HeadCheck::Stale
 }
 
-/// Returns the wait after `failures` consecutive failures: what the log asked for with
-/// `Retry-After` when it did, else a doubling delay from 1 s up to `max`, each with up to a
-/// tenth (Retry-After) or a half (backoff) taken at random so logs do not retry in step.
+/// Returns the wait after `failures` consecutive failures. It is the `Retry-After` the log
+/// sent plus up to a tenth, else a delay doubling from 1 s up to `max` with up to half of
+/// it taken off at random, so that logs do not retry in step.
 pub fn retry_delay(failures: u32, max: Duration, retry_after: Option<Duration>) -> Duration {
     if let Some(wait) = retry_after {
         // At least what the log asked for, plus up to a tenth.
@@ -613,10 +613,12 @@ mod tests {
             assert!(wait <= max, "{failures}: {wait:?}");
         }
         let first = retry_delay(1, max, None);
-        assert!(first >= Duration::from_millis(500) && first <= Duration::from_secs(1));
+        assert!(first >= Duration::from_millis(500), "{first:?}");
+        assert!(first <= Duration::from_secs(1), "{first:?}");
         let tenth = retry_delay(11, max, None);
         assert!(tenth >= Duration::from_secs(300), "{tenth:?}");
         let asked = retry_delay(1, max, Some(Duration::from_secs(3)));
-        assert!(asked >= Duration::from_secs(3) && asked <= Duration::from_millis(3300));
+        assert!(asked >= Duration::from_secs(3), "{asked:?}");
+        assert!(asked <= Duration::from_millis(3300), "{asked:?}");
     }
 }

@@ -8,9 +8,9 @@
 //!     -> position saved (with the malformed entries) once the findings are committed
 //! ```
 //!
-//! This task reads the log list again every `log_list_refresh_secs` and on reload, compiles
-//! the matcher when the watchlists change (the log tasks pick it up at their next batch),
-//! and starts or stops log tasks when the set of logs or their settings change.
+//! This task reads the log list again every `log_list_refresh_secs` and on reload. It
+//! compiles the matcher when the watchlists change, and the log tasks use the new one from
+//! their next batch on. It starts or stops log tasks when the logs or their settings change.
 
 mod client;
 mod follow;

@@ -3,9 +3,9 @@
 //!
 //! Each leaf is parsed, its certificate's names are read, and every name goes through the
 //! matcher. A certificate with matching names gives one finding per watchlist and
-//! registrable domain: `www.examp1e.com` and `*.examp1e.com` in one certificate are one
-//! finding for `examp1e.com`, the subject the lookalike watch and the nrd source use, so the
-//! three sources add sightings to the same finding.
+//! registrable domain. So `www.examp1e.com` and `*.examp1e.com` in one certificate are one
+//! finding for `examp1e.com`. That is the subject the lookalike watch and the nrd source
+//! use, so the three sources add sightings to the same finding.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,7 +37,7 @@ pub struct LogRef {
     pub url: String,
 }
 
-/// What one batch gave.
+/// Counts, findings and malformed entries of one batch.
 #[derive(Debug, Default)]
 pub struct BatchOutcome {
     /// Entries read, malformed ones included.
@@ -65,8 +65,8 @@ struct CertMatch<'a> {
     matches: Vec<(usize, Match)>,
 }
 
-/// Reads a `get-entries` body. `Err` when the body itself is not a `get-entries` answer;
-/// the entries are then all unread and the request is retried.
+/// Reads a `get-entries` body. It fails when the body is not a `get-entries` response, and
+/// the request is then retried.
 pub fn decode_body(body: &[u8]) -> Result<Vec<Result<Vec<u8>, String>>, ApiError> {
     parse_entries(body)
 }

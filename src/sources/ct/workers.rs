@@ -1,8 +1,8 @@
 //! The worker pool that parses and matches certificates off the async runtime.
 //!
-//! Jobs run on tokio's blocking threads; a semaphore lets at most `size` of them run at
-//! once, so the CT source never takes more than that many cores however many logs it
-//! follows, and the runtime's threads stay free for I/O.
+//! Jobs run on tokio's blocking threads, and a semaphore lets at most `size` of them run at
+//! once. So the CT source keeps at most that many cores busy with parsing and matching,
+//! however many logs it follows, and the runtime's threads stay free for I/O.
 
 use std::sync::Arc;
 
@@ -40,7 +40,7 @@ impl Workers {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        // The semaphore is never closed, so acquiring cannot fail.
+        // Nothing calls `close` on the semaphore, so acquiring cannot fail.
         let permit = self
             .permits
             .clone()
