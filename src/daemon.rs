@@ -69,8 +69,9 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
         ),
         (
             sources::nrd::SOURCE,
-            tokio::spawn(sources::nrd::run(context)),
+            tokio::spawn(sources::nrd::run(context.clone())),
         ),
+        (sources::ct::SOURCE, tokio::spawn(sources::ct::run(context))),
     ];
 
     // Handlers go in before READY: systemd may send SIGHUP as soon as it sees READY, and the

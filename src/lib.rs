@@ -10,6 +10,7 @@
 pub mod alert;
 pub mod cli;
 pub mod config;
+pub mod ct;
 pub mod daemon;
 pub mod detect;
 pub mod domain;

@@ -671,6 +671,7 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         sink_policies: Default::default(),
         nrd: Default::default(),
         mail: Default::default(),
+        ct: None,
         watchlists: Vec::new(),
     }
 }

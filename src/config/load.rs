@@ -11,7 +11,7 @@ use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
-use super::{health, mail, nrd};
+use super::{ct, health, mail, nrd};
 
 const ROOT_KEYS: &[&str] = &[
     "daemon",
@@ -22,6 +22,7 @@ const ROOT_KEYS: &[&str] = &[
     "nrd",
     "health",
     "mail",
+    "ct",
 ];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
@@ -104,6 +105,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         sink_policies: main.sink_policies,
         nrd: main.nrd,
         mail: main.mail,
+        ct: main.ct,
         watchlists,
     };
     Ok(Loaded { config, warnings })
@@ -120,6 +122,7 @@ struct MainFile {
     sink_policies: BTreeMap<String, crate::alert::policy::SinkPolicy>,
     nrd: BTreeMap<String, super::NrdConfig>,
     mail: super::MailConfig,
+    ct: Option<super::CtConfig>,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -141,6 +144,7 @@ fn main_file(
     let nrd_table = reader.table(root, "nrd", "nrd");
     let health_table = reader.table(root, "health", "health");
     let mail_table = reader.table(root, "mail", "mail");
+    let ct_table = reader.table(root, "ct", "ct");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -158,6 +162,7 @@ fn main_file(
         sink_policies,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
         mail: mail::mail(reader, mail_table.as_ref()),
+        ct: ct::ct(reader, ct_table.as_ref(), base),
         sink_names,
         watchlists_dir_span,
     }

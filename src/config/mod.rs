@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use crate::model::Severity;
 
+mod ct;
 mod error;
 mod health;
 mod load;
@@ -52,6 +53,8 @@ pub struct Config {
     pub nrd: BTreeMap<String, NrdConfig>,
     /// `[mail]`: the company's own mail servers and the free-mail providers.
     pub mail: MailConfig,
+    /// `[ct]`: Certificate Transparency logs to follow; `None` when the table is absent.
+    pub ct: Option<CtConfig>,
     /// Every watchlist file, sorted by file name.
     pub watchlists: Vec<Watchlist>,
 }
@@ -95,6 +98,68 @@ impl Default for MailConfig {
             max_message_bytes: mail::DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
+}
+
+/// `[ct]`: the Certificate Transparency logs to follow and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtConfig {
+    /// `log_list_url` or `log_list_path`: a v3 log list (Chrome's or Apple's format).
+    /// Default: none, only the `[ct.logs.NAME]` tables are followed.
+    pub log_list: Option<LogListLocation>,
+    /// Time between two reads of the log list, in seconds. Default: 86400.
+    pub log_list_refresh_secs: u64,
+    /// States of the listed logs that are followed. Default: usable and qualified.
+    pub states: Vec<crate::ct::LogState>,
+    /// Entries asked for in one `get-entries` request; a log that serves fewer gets smaller
+    /// requests. Default: 256.
+    pub batch_size: u64,
+    /// `get-entries` requests in flight at once for one log. Default: 2.
+    pub parallel_requests: usize,
+    /// Time between two `get-sth` calls once a log is read to its head, in seconds; up to a
+    /// tenth is taken off at random. Default: 30.
+    pub poll_interval_secs: u64,
+    /// Whether a log followed for the first time is read from its first entry rather than
+    /// from its current head. Default: false.
+    pub backfill: bool,
+    /// Time allowed for one request, in seconds. Default: 30.
+    pub timeout_secs: u64,
+    /// Largest response body accepted, in bytes. Default: 67108864 (64 MiB).
+    pub max_response_bytes: u64,
+    /// Longest wait between two attempts after failures, in seconds. Default: 600.
+    pub retry_max_secs: u64,
+    /// Threads that parse and match certificates; 0 means one per CPU. Default: 0.
+    pub workers: usize,
+    /// `[ct.logs.NAME]` tables, by name.
+    pub logs: BTreeMap<String, CtLogConfig>,
+}
+
+/// Where the log list is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogListLocation {
+    /// An http or https URL.
+    Url(String),
+    /// A local file, relative paths taken from the folder of `vigie.toml`.
+    Path(PathBuf),
+}
+
+/// `[ct.logs.NAME]`: settings of one log, which the log list may also name, or a log to
+/// follow that the list does not have. Unset values fall back to `[ct]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtLogConfig {
+    /// NAME of the table, used in logs and findings.
+    pub name: String,
+    /// Base URL of the log, normalized to end with `/`. Required.
+    pub url: String,
+    /// Whether the log is followed. Default: true.
+    pub enabled: bool,
+    /// Description shown in logs; default: the log list's, else NAME.
+    pub description: Option<String>,
+    pub batch_size: Option<u64>,
+    pub parallel_requests: Option<usize>,
+    pub poll_interval_secs: Option<u64>,
+    pub backfill: Option<bool>,
+    /// Index to start at when the log has no saved position; overrides `backfill`.
+    pub start_index: Option<u64>,
 }
 
 /// Where a list of newly registered domains is read.

@@ -1,4 +1,5 @@
-//! The SQLite store: findings, their history, source cursors and the alert outbox.
+//! The SQLite store: findings, their history, source cursors, the alert outbox and the items
+//! sources could not read (quarantine).
 //!
 //! One file (`vigie.db` under the state folder) in WAL mode, opened through rusqlite with the
 //! bundled SQLite. A sighting and the alerts it raises are written in one transaction, so an
@@ -18,6 +19,7 @@ mod findings;
 mod hold;
 mod maintenance;
 mod outbox;
+mod quarantine;
 pub mod schema;
 mod stats;
 
@@ -33,6 +35,7 @@ use crate::model::{Finding, Indicator, Severity};
 
 pub use maintenance::{BackupReport, MaintenanceError, VacuumReport, check_file};
 pub use outbox::OutboxStats;
+pub use quarantine::{QUARANTINE_MAX_BYTES, QuarantineItem, QuarantinedItem};
 pub use stats::SinkCounts;
 
 /// Errors of the store.

@@ -68,6 +68,17 @@ pub const MIGRATIONS: &[&str] = &[
     // (round-robin DNS, a record removed and restored) does not alert again.
     "ALTER TABLE findings ADD COLUMN known_facts TEXT NOT NULL DEFAULT '{}';
     UPDATE findings SET known_facts = facts;",
+    // 4: items a source could not read (a malformed certificate, say), kept for inspection.
+    "CREATE TABLE quarantine (
+        id      INTEGER PRIMARY KEY,
+        source  TEXT NOT NULL,
+        origin  TEXT NOT NULL,
+        item    TEXT NOT NULL,
+        reason  TEXT NOT NULL,
+        raw     BLOB NOT NULL,
+        seen_at INTEGER NOT NULL,
+        UNIQUE (source, origin, item)
+    );",
 ];
 
 /// Schema version this build writes.

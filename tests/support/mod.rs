@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub mod ct_log;
 pub mod daemon;
 pub mod dns;
 pub mod mail;
