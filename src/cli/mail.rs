@@ -520,15 +520,20 @@ fn write_indicators(out: &mut impl Write, report: &MailReport) -> io::Result<()>
         )?;
     }
     for finding in &report.findings {
+        // The reasons name the subject and its host; they are defanged there too.
+        let reasons = finding
+            .reasons
+            .join("; ")
+            .replace(&finding.subject, &defang(&finding.subject))
+            .replace(&finding.matched.host, &defang(&finding.matched.host));
         writeln!(
             out,
-            "Finding:     {} {} {} {} (watchlist {}): {}",
+            "Finding:     {} {} {} {} (watchlist {}): {reasons}",
             finding.severity,
             finding.score,
             finding.role,
             defang(&finding.subject),
             finding.watchlist,
-            finding.reasons.join("; ")
         )?;
     }
     Ok(())

@@ -48,7 +48,7 @@ pub enum HopRole {
     Origin,
     /// A hop below the origin: written by the sender's side, not verified.
     Claimed,
-    /// No hop above it named an origin and it records no address.
+    /// Not judged: the walk has not run on this hop.
     Unknown,
 }
 
