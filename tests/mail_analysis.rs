@@ -600,3 +600,38 @@ fn bad_too_many_parts_rejected() {
         "{error}"
     );
 }
+
+#[test]
+fn hostile_bodies_stay_within_limits() {
+    // Bodies built to slow a scanner down: unbalanced brackets at URL ends, endless tags,
+    // thousands of `@` and `//`. Analysis must finish and cap what it lists.
+    let mut body = String::new();
+    for index in 0..3000 {
+        body.push_str(&format!("http://h{index}.example.com/{} ", ")".repeat(200)));
+    }
+    body.push_str(&"@".repeat(200_000));
+    body.push_str(&"x://".repeat(50_000));
+    let mut html = String::from("<html><body>");
+    html.push_str(&"<a href=\"https://evil.example/\"".repeat(20_000));
+    html.push_str(&"<".repeat(100_000));
+    let raw = format!(
+        "From: a@evil.example\r\nSubject: hostile\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n{body}\r\n--b\r\nContent-Type: text/html\r\n\r\n{html}\r\n--b--\r\n"
+    );
+
+    let start = std::time::Instant::now();
+    let report = analyze(raw.as_bytes(), &no_brand(), &MailSettings::default()).expect("analysed");
+    let elapsed = start.elapsed();
+
+    assert_eq!(report.urls.len(), 1000);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("more URLs were not listed")),
+        "{:?}",
+        report.problems
+    );
+    assert!(report.urls[0].url.ends_with('/'), "{}", report.urls[0].url);
+    // A generous bound: a debug build on a loaded two-core machine took about 5 s.
+    assert!(elapsed.as_secs() < 30, "took {elapsed:?}");
+}

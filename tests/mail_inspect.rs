@@ -223,6 +223,7 @@ fn inspect_text_output_defangs_indicators() {
     );
     assert!(stdout.contains("Origin IP:   45.141.84.120"), "{stdout}");
     assert!(!stdout.contains("https://paypa1-secure.com"), "{stdout}");
+    assert!(!stdout.contains(" paypa1-secure.com"), "{stdout}");
     assert!(stdout.contains("Finding:     high"), "{stdout}");
 }
 

@@ -13,7 +13,7 @@ use clap::{Subcommand, ValueEnum};
 
 use crate::config::Config;
 use crate::detect::Matcher;
-use crate::mail::{MailError, MailReport, MailSettings, analyze};
+use crate::mail::{AuthResult, AuthResults, MailError, MailReport, MailSettings, analyze};
 use crate::model::defang;
 
 use super::match_cmd::build_matcher;
@@ -248,7 +248,7 @@ fn list_files(path: &Path, depth: usize, files: &mut Vec<PathBuf>) -> Result<(),
     Ok(())
 }
 
-/// Why a file could not be read.
+/// Reason a file could not be read.
 #[derive(Debug, thiserror::Error)]
 enum ReadError {
     #[error("cannot read the file: {0}; check the path and its permissions")]
@@ -383,9 +383,25 @@ fn write_report(
 /// Writes the report for a person; URLs, domains and addresses are defanged.
 fn write_text(out: &mut impl Write, label: &str, report: &MailReport) -> io::Result<()> {
     writeln!(out, "== {label}")?;
-    let show = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_string());
-    writeln!(out, "Message-ID:  {}", show(&report.message_id))?;
-    writeln!(out, "Subject:     {}", show(&report.subject))?;
+    write_headers(out, report)?;
+    write_origin(out, report)?;
+    write_auth(out, &report.auth)?;
+    write_indicators(out, report)?;
+    writeln!(
+        out,
+        "Body:        digest {} simhash {}",
+        report.body_digest, report.body_simhash
+    )?;
+    writeln!(out)
+}
+
+fn write_headers(out: &mut impl Write, report: &MailReport) -> io::Result<()> {
+    writeln!(
+        out,
+        "Message-ID:  {}",
+        or_dash(report.message_id.as_deref())
+    )?;
+    writeln!(out, "Subject:     {}", or_dash(report.subject.as_deref()))?;
     if let Some(from) = &report.from {
         writeln!(out, "From:        {}", address_text(from))?;
     }
@@ -395,30 +411,29 @@ fn write_text(out: &mut impl Write, label: &str, report: &MailReport) -> io::Res
     if let Some(path) = &report.return_path {
         writeln!(out, "Return-Path: {}", defang(path))?;
     }
-    writeln!(out, "Date:        {}", show(&report.date))?;
+    writeln!(out, "Date:        {}", or_dash(report.date.as_deref()))?;
+
     if let Some(arf) = &report.arf {
+        let reporter = arf.reporter.as_deref().map(defang);
+        let source_ip = arf.source_ip.map(|ip| ip.to_string());
         writeln!(
             out,
             "ARF report:  feedback type {}, reporter {}, source IP {}; the fields below describe the reported message",
-            arf.feedback_type.as_deref().unwrap_or("-"),
-            arf.reporter
-                .as_deref()
-                .map(defang)
-                .unwrap_or_else(|| "-".into()),
-            arf.source_ip
-                .map(|ip| ip.to_string())
-                .unwrap_or_else(|| "-".into()),
+            or_dash(arf.feedback_type.as_deref()),
+            or_dash(reporter.as_deref()),
+            or_dash(source_ip.as_deref()),
         )?;
     }
+    Ok(())
+}
+
+fn write_origin(out: &mut impl Write, report: &MailReport) -> io::Result<()> {
     match &report.origin_ip {
         Some(origin) => writeln!(
             out,
             "Origin IP:   {} ({} confidence; {} agreeing, {} broken, {} forged-looking hops): {}",
             origin.ip,
-            serde_json::to_value(origin.confidence)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            origin.confidence.as_str(),
             origin.agreeing_hops,
             origin.broken_hops,
             origin.forged_hops,
@@ -427,53 +442,52 @@ fn write_text(out: &mut impl Write, label: &str, report: &MailReport) -> io::Res
         None => writeln!(out, "Origin IP:   -")?,
     }
     for hop in &report.received {
-        let role = serde_json::to_value(hop.role)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let from_ip = hop.from_ip.map(|ip| ip.to_string());
+        let forged = if hop.forged.is_empty() {
+            String::new()
+        } else {
+            format!("  (looks forged: {})", hop.forged.join("; "))
+        };
         writeln!(
             out,
-            "  hop {:>2} {:<10} from {} [{}] by {} with {} at {}{}",
+            "  hop {:>2} {:<10} from {} [{}] by {} with {} at {}{forged}",
             hop.index,
-            role,
-            hop.from_host.as_deref().unwrap_or("-"),
-            hop.from_ip
-                .map(|ip| ip.to_string())
-                .unwrap_or_else(|| "-".into()),
-            hop.by_host.as_deref().unwrap_or("-"),
-            hop.protocol.as_deref().unwrap_or("-"),
-            hop.date.as_deref().unwrap_or("-"),
-            if hop.forged.is_empty() {
-                String::new()
-            } else {
-                format!("  (looks forged: {})", hop.forged.join("; "))
-            }
+            hop.role.as_str(),
+            or_dash(hop.from_host.as_deref()),
+            or_dash(from_ip.as_deref()),
+            or_dash(hop.by_host.as_deref()),
+            or_dash(hop.protocol.as_deref()),
+            or_dash(hop.date.as_deref()),
         )?;
     }
-    let auth = &report.auth;
-    let result = |r: &Option<crate::mail::AuthResult>| match r {
-        Some(r) => format!(
-            "{}{}",
-            r.result,
-            r.domain
-                .as_deref()
-                .map(|d| format!(" ({})", defang(d)))
-                .unwrap_or_default()
-        ),
-        None => "-".to_string(),
+    Ok(())
+}
+
+fn write_auth(out: &mut impl Write, auth: &AuthResults) -> io::Result<()> {
+    let dkim: Vec<String> = auth.dkim.iter().map(auth_text).collect();
+    let dkim = if dkim.is_empty() {
+        "-".to_string()
+    } else {
+        dkim.join(", ")
     };
-    let dkim: Vec<String> = auth.dkim.iter().map(|r| result(&Some(r.clone()))).collect();
     writeln!(
         out,
-        "Auth:        spf={} dkim={} dmarc={}",
-        result(&auth.spf),
-        if dkim.is_empty() {
-            "-".to_string()
-        } else {
-            dkim.join(", ")
-        },
-        result(&auth.dmarc)
-    )?;
+        "Auth:        spf={} dkim={dkim} dmarc={}",
+        auth.spf.as_ref().map_or_else(|| "-".to_string(), auth_text),
+        auth.dmarc
+            .as_ref()
+            .map_or_else(|| "-".to_string(), auth_text),
+    )
+}
+
+fn auth_text(result: &AuthResult) -> String {
+    match &result.domain {
+        Some(domain) => format!("{} ({})", result.result, defang(domain)),
+        None => result.result.clone(),
+    }
+}
+
+fn write_indicators(out: &mut impl Write, report: &MailReport) -> io::Result<()> {
     writeln!(out, "URLs ({}):", report.urls.len())?;
     for url in &report.urls {
         let mut notes = Vec::new();
@@ -481,7 +495,7 @@ fn write_text(out: &mut impl Write, label: &str, report: &MailReport) -> io::Res
             notes.push("written defanged".to_string());
         }
         if let Some(shown) = &url.shown_as {
-            notes.push(format!("shown as {:?}", defang(shown)));
+            notes.push(format!("shown as \"{}\"", defang(shown)));
         }
         let notes = if notes.is_empty() {
             String::new()
@@ -490,6 +504,7 @@ fn write_text(out: &mut impl Write, label: &str, report: &MailReport) -> io::Res
         };
         writeln!(out, "  {}{notes}", defang(&url.url))?;
     }
+
     let domains: Vec<String> = report.domains.iter().map(|d| defang(d)).collect();
     writeln!(out, "Domains:     {}", domains.join(", "))?;
     let addresses: Vec<String> = report.addresses.iter().map(|a| defang(a)).collect();
@@ -498,30 +513,34 @@ fn write_text(out: &mut impl Write, label: &str, report: &MailReport) -> io::Res
         writeln!(
             out,
             "Attachment:  {} {} {} bytes sha256 {}",
-            attachment.name.as_deref().unwrap_or("-"),
+            or_dash(attachment.name.as_deref()),
             attachment.content_type,
             attachment.size,
             attachment.sha256
         )?;
     }
     for finding in &report.findings {
+        // The reasons name the subject and its host; they are defanged there too.
+        let reasons = finding
+            .reasons
+            .join("; ")
+            .replace(&finding.subject, &defang(&finding.subject))
+            .replace(&finding.matched.host, &defang(&finding.matched.host));
         writeln!(
             out,
-            "Finding:     {} {} {} {} (watchlist {}): {}",
+            "Finding:     {} {} {} {} (watchlist {}): {reasons}",
             finding.severity,
             finding.score,
             finding.role,
             defang(&finding.subject),
             finding.watchlist,
-            finding.reasons.join("; ")
         )?;
     }
-    writeln!(
-        out,
-        "Body:        digest {} simhash {}",
-        report.body_digest, report.body_simhash
-    )?;
-    writeln!(out)
+    Ok(())
+}
+
+fn or_dash(value: Option<&str>) -> &str {
+    value.unwrap_or("-")
 }
 
 fn address_text(address: &crate::mail::Address) -> String {

@@ -14,7 +14,7 @@ use serde::Serialize;
 /// Largest number of report fields kept.
 const MAX_FIELDS: usize = 100;
 
-/// Longest field value kept, in characters.
+/// Maximum length of a field value kept, in characters.
 const MAX_FIELD_CHARS: usize = 2048;
 
 /// The feedback-report part of an ARF report.

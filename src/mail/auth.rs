@@ -35,7 +35,7 @@ pub struct AuthResults {
     pub source: Option<String>,
 }
 
-/// Longest header value read, in bytes; the rest is ignored.
+/// Maximum length of a header value read, in bytes; the rest is ignored.
 const MAX_VALUE_LEN: usize = 16 << 10;
 
 /// Reads the authentication results of `message`.

@@ -29,7 +29,7 @@ const FOREIGN_DISPLAY_NAME_SCORE: u8 = 55;
 /// Points added to the matcher's score when a lookalike domain sends the mail.
 const SENDER_BONUS: u8 = 10;
 
-/// What the mail does with a domain or address.
+/// Role of a domain or address in the mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     From,
@@ -84,7 +84,7 @@ pub struct MailFinding {
     /// `from`, `reply-to`, `return-path`, `url`, `body-address`, `body-domain` or
     /// `display-name`.
     pub role: String,
-    /// What the matcher returned; for the display-name rule, a match built by that rule.
+    /// The matcher's result; for the display-name rule, a match built by that rule.
     pub matched: Match,
     /// Reasons in words, strongest first.
     pub reasons: Vec<String>,

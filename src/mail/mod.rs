@@ -102,7 +102,7 @@ pub struct MailReport {
     pub problems: Vec<String>,
 }
 
-/// Why a mail could not be analysed.
+/// Reason a mail could not be analysed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MailError {
     #[error("empty input: 0 bytes, not a mail")]
@@ -151,8 +151,9 @@ impl MailError {
     }
 }
 
-/// Analyses one raw mail. Never panics: input that is not a mail, or that goes over the
-/// limits of `settings`, gives a [`MailError`] that names the reason.
+/// Analyses one raw mail. Input that is not a mail, or that goes over the limits of
+/// `settings`, gives a [`MailError`] that names the reason. A panic inside mail-parser is
+/// caught and returned as [`MailError::Parser`].
 pub fn analyze(
     raw: &[u8],
     matcher: &Matcher,

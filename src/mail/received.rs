@@ -28,10 +28,10 @@ use super::settings::{MailSettings, canonical_ip};
 /// forged.
 const CLOCK_SKEW_SECS: i64 = 15 * 60;
 
-/// Longest host name kept from a header; longer text is cut.
+/// Maximum length of a host name kept from a header; longer text is cut.
 const MAX_HOST_LEN: usize = 255;
 
-/// What the walk made of one hop.
+/// Role of one hop in the chain, as the walk sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HopRole {
@@ -44,12 +44,27 @@ pub enum HopRole {
     Retrieval,
     /// A hop above the origin that records no address (local submission, unparsed address).
     NoAddress,
-    /// The first hop from an outside address: the real sender as far as the chain tells.
+    /// The first hop from an outside address: the real sender, as far as the chain shows.
     Origin,
     /// A hop below the origin: written by the sender's side, not verified.
     Claimed,
-    /// No hop above it named an origin and it records no address.
+    /// Not judged: the walk has not run on this hop.
     Unknown,
+}
+
+impl HopRole {
+    /// Returns the kebab-case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HopRole::Own => "own",
+            HopRole::Internal => "internal",
+            HopRole::Retrieval => "retrieval",
+            HopRole::NoAddress => "no-address",
+            HopRole::Origin => "origin",
+            HopRole::Claimed => "claimed",
+            HopRole::Unknown => "unknown",
+        }
+    }
 }
 
 /// One `Received` header, newest first.
@@ -73,19 +88,30 @@ pub struct Hop {
     /// Whether the hop's `by` names the host that the hop above received the mail from;
     /// `None` for the top hop.
     pub follows_above: Option<bool>,
-    /// Why the hop looks forged; empty when it does not.
+    /// Reasons the hop looks forged; empty when it does not.
     pub forged: Vec<String>,
     /// Whether mail-parser could read the header's clauses.
     pub parsed: bool,
 }
 
-/// How sure the walk is of the origin.
+/// Degree of trust in the origin that the walk names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     Low,
     Medium,
     High,
+}
+
+impl Confidence {
+    /// Returns the lower-case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
 }
 
 /// The real sender IP: the first outside hop of the chain.
@@ -108,7 +134,7 @@ pub struct Origin {
     pub broken_hops: usize,
     /// Hops below the origin that look forged.
     pub forged_hops: usize,
-    /// Why the confidence is what it is, in words.
+    /// Reasons for the confidence, in words.
     pub reasons: Vec<String>,
 }
 
@@ -509,7 +535,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     if segments[0] & 0xe000 != 0x2000 {
         return false;
     }
-    // 2001:db8::/32 is for documentation; 2001::/23 holds IETF protocol assignments (Teredo,
+    // 2001:db8::/32 is for documentation; 2001::/23 contains IETF protocol assignments (Teredo,
     // benchmarking, ORCHID).
     let documentation = segments[0] == 0x2001 && segments[1] == 0x0db8;
     let ietf = segments[0] == 0x2001 && segments[1] < 0x0200;

@@ -1,5 +1,5 @@
-//! What analysis knows beyond the mail itself: the company's own mail servers, the free-mail
-//! providers and the size limits.
+//! Settings of mail analysis beyond the mail itself: the company's own mail servers, the
+//! free-mail providers and the size limits.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -59,7 +59,7 @@ pub struct Limits {
     pub max_bytes: usize,
     /// Largest header section, in bytes. Default: 1 MiB.
     pub max_header_bytes: usize,
-    /// Longest physical line in the header section, in bytes. Default: 64 KiB; RFC 5322 allows
+    /// Maximum length of a physical line in the header section, in bytes. Default: 64 KiB; RFC 5322 allows
     /// 998 characters, and real mails go over that only by a few kilobytes.
     pub max_header_line: usize,
     /// Largest number of MIME parts. Default: 1000.

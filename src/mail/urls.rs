@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::settings::Limits;
 
-/// Where a URL was found.
+/// Part of the mail a URL was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UrlSource {
@@ -37,7 +37,7 @@ pub struct UrlSeen {
     pub url: String,
     /// Host name in ASCII lower case, or an IP address.
     pub host: Option<String>,
-    /// Where the URL was first found.
+    /// Part of the mail the URL was first found in.
     pub source: UrlSource,
     /// Whether the mail wrote it in a defanged form.
     pub defanged: bool,
@@ -50,7 +50,7 @@ pub struct UrlSeen {
 /// often file extensions (`setup.py`, `archive.zip`).
 const FILE_EXTENSION_TLDS: &[&str] = &["zip", "mov", "md", "py", "sh", "rs", "pl", "ps", "so"];
 
-/// Longest visible text kept for a link, in characters.
+/// Maximum length of the visible text kept for a link, in characters.
 const MAX_SHOWN_CHARS: usize = 200;
 
 /// Gathers URLs, addresses and bare domains across every part of one mail.
@@ -272,15 +272,7 @@ impl<'l> Collector<'l> {
     fn take_link(&mut self, link: &Link) {
         let target = link.target.trim();
         if let Some(rest) = strip_prefix_ignore_case(target, "mailto:") {
-            let rest = rest.split('?').next().unwrap_or(rest);
-            for part in rest.split(',') {
-                let part = percent_decode(part.trim());
-                if let Some(at) = part.find('@')
-                    && let Some(address) = address_around(&part, at, at + 1)
-                {
-                    self.add_address(address);
-                }
-            }
+            self.take_mailto(rest);
             return;
         }
         let target = if target.starts_with("//") {
@@ -288,17 +280,12 @@ impl<'l> Collector<'l> {
         } else {
             Cow::Borrowed(target)
         };
+
         let before = self.urls.len();
         let consumed = self.scan_scheme_urls(&target, UrlSource::Html);
-        let Some(&(start, _)) = consumed.first() else {
-            return;
-        };
-        if start != 0 {
+        if consumed.first().is_none_or(|&(start, _)| start != 0) {
             return;
         }
-        let Some(text) = &link.text else {
-            return;
-        };
         // The link's own URL is the first one the target yields, new or already seen.
         let index = if self.urls.len() > before {
             Some(before)
@@ -306,19 +293,36 @@ impl<'l> Collector<'l> {
             normalise_url(&target, UrlSource::Html, false)
                 .and_then(|url| self.url_index.get(&url.url).copied())
         };
-        let Some(index) = index else {
-            return;
-        };
+        if let (Some(index), Some(text)) = (index, &link.text) {
+            self.note_shown_text(index, text);
+        }
+    }
+
+    /// Takes the addresses of a `mailto:` link (several may be separated by commas).
+    fn take_mailto(&mut self, rest: &str) {
+        let rest = rest.split('?').next().unwrap_or(rest);
+        for part in rest.split(',') {
+            let part = percent_decode(part.trim());
+            if let Some(at) = part.find('@')
+                && let Some(address) = address_around(&part, at, at + 1)
+            {
+                self.add_address(address);
+            }
+        }
+    }
+
+    /// Keeps a link's visible text when it shows a host on another registrable domain than
+    /// the link's target.
+    fn note_shown_text(&mut self, index: usize, text: &str) {
         let Some(shown_host) = first_host_in(text) else {
             return;
         };
-        let Some(target_host) = self.urls[index].host.clone() else {
+        let url = &mut self.urls[index];
+        let Some(target_host) = &url.host else {
             return;
         };
-        if registrable(&shown_host) != registrable(&target_host)
-            && self.urls[index].shown_as.is_none()
-        {
-            self.urls[index].shown_as = Some(text.clone());
+        if url.shown_as.is_none() && registrable(&shown_host) != registrable(target_host) {
+            url.shown_as = Some(text.to_string());
         }
     }
 }
@@ -402,23 +406,32 @@ fn url_end(text: &str, start: usize, max_len: usize) -> usize {
 /// Removes trailing punctuation that ends a sentence rather than the URL, and closing
 /// brackets that have no opening one inside the URL.
 fn trim_url_tail(url: &str) -> &str {
+    let count = |c: char| url.matches(c).count();
+    // Only closing brackets are cut, so the opening counts stay as they are.
+    let (open_round, mut close_round) = (count('('), count(')'));
+    let (open_square, mut close_square) = (count('['), count(']'));
+    let (open_curly, mut close_curly) = (count('{'), count('}'));
     let mut url = url;
-    loop {
-        let Some(last) = url.chars().last() else {
-            return url;
-        };
+    while let Some(last) = url.chars().last() {
         let cut = match last {
             '.' | ',' | ';' | ':' | '!' | '?' | '*' => true,
-            ')' => url.matches('(').count() < url.matches(')').count(),
-            ']' => !url.ends_with("[.]") && url.matches('[').count() < url.matches(']').count(),
-            '}' => url.matches('{').count() < url.matches('}').count(),
+            ')' => open_round < close_round,
+            ']' => !url.ends_with("[.]") && open_square < close_square,
+            '}' => open_curly < close_curly,
             _ => false,
         };
         if !cut {
-            return url;
+            break;
+        }
+        match last {
+            ')' => close_round -= 1,
+            ']' => close_square -= 1,
+            '}' => close_curly -= 1,
+            _ => {}
         }
         url = &url[..url.len() - last.len_utf8()];
     }
+    url
 }
 
 /// Undoes the usual defanging of dots, colons, slashes and at signs.
@@ -643,15 +656,15 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// One link of an HTML page: an attribute that holds a URL, with the visible text of its
-/// `<a>` element when it is an `href`.
+/// One link of an HTML page: an attribute that contains a URL, with the visible text of
+/// its `<a>` element when it is an `href`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Link {
     target: String,
     text: Option<String>,
 }
 
-/// What the tag scanner returns for one HTML part.
+/// Result of the tag scanner for one HTML part.
 #[derive(Debug, Default)]
 struct Page {
     links: Vec<Link>,
