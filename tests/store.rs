@@ -647,6 +647,9 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         },
         sinks: Default::default(),
         nrd: Default::default(),
+        fetch: Default::default(),
+        evidence: Default::default(),
+        rdap: Default::default(),
         watchlists: Vec::new(),
     }
 }

@@ -7,13 +7,23 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use super::error::{ConfigError, ConfigErrors};
-use super::nrd;
 use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
+use super::{evidence, nrd};
 
-const ROOT_KEYS: &[&str] = &["daemon", "dns", "lookalike", "dispatcher", "sinks", "nrd"];
+const ROOT_KEYS: &[&str] = &[
+    "daemon",
+    "dns",
+    "lookalike",
+    "dispatcher",
+    "sinks",
+    "nrd",
+    "fetch",
+    "evidence",
+    "rdap",
+];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
 /// users can read), which do not stop the daemon.
@@ -92,6 +102,9 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         dispatcher: main.dispatcher,
         sinks: main.sinks,
         nrd: main.nrd,
+        fetch: main.fetch,
+        evidence: main.evidence,
+        rdap: main.rdap,
         watchlists,
     };
     Ok(Loaded { config, warnings })
@@ -105,6 +118,9 @@ struct MainFile {
     dispatcher: super::DispatcherConfig,
     sinks: BTreeMap<String, super::SinkConfig>,
     nrd: BTreeMap<String, super::NrdConfig>,
+    fetch: super::FetchConfig,
+    evidence: super::EvidenceConfig,
+    rdap: super::RdapConfig,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -124,6 +140,9 @@ fn main_file(
     let dispatcher_table = reader.table(root, "dispatcher", "dispatcher");
     let sinks_table = reader.table(root, "sinks", "sinks");
     let nrd_table = reader.table(root, "nrd", "nrd");
+    let fetch_table = reader.table(root, "fetch", "fetch");
+    let evidence_table = reader.table(root, "evidence", "evidence");
+    let rdap_table = reader.table(root, "rdap", "rdap");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -138,6 +157,9 @@ fn main_file(
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
         sinks,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
+        fetch: evidence::fetch(reader, fetch_table.as_ref(), base),
+        evidence: evidence::evidence(reader, evidence_table.as_ref(), base),
+        rdap: evidence::rdap(reader, rdap_table.as_ref(), base),
         sink_names,
         watchlists_dir_span,
     }

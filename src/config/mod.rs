@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use crate::model::Severity;
 
 mod error;
+mod evidence;
 mod load;
 mod names;
 mod nrd;
@@ -23,6 +24,9 @@ mod tree;
 mod watchlist;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use evidence::{
+    DEFAULT_USER_AGENT, EvidenceConfig, FetchConfig, RdapConfig, ReferenceLocation, ReferencePage,
+};
 pub use load::{Loaded, load, load_with_env};
 pub use secrets::EnvLookup;
 pub use sections::FUZZERS;
@@ -44,6 +48,12 @@ pub struct Config {
     pub sinks: BTreeMap<String, SinkConfig>,
     /// `[nrd.NAME]`: lists of newly registered domains, by name.
     pub nrd: BTreeMap<String, NrdConfig>,
+    /// `[fetch]`: the safe fetcher for attacker-controlled pages.
+    pub fetch: FetchConfig,
+    /// `[evidence]`: the change watch and the reference pages.
+    pub evidence: EvidenceConfig,
+    /// `[rdap]`: registration data lookups.
+    pub rdap: RdapConfig,
     /// Every watchlist file, sorted by file name.
     pub watchlists: Vec<Watchlist>,
 }
