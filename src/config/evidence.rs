@@ -31,7 +31,14 @@ const EVIDENCE_KEYS: &[&str] = &[
     "reference",
 ];
 const REFERENCE_KEYS: &[&str] = &["watchlist", "url", "path"];
-const RDAP_KEYS: &[&str] = &["enabled", "bootstrap_dir", "refresh_secs", "ip_server"];
+const RDAP_KEYS: &[&str] = &[
+    "enabled",
+    "bootstrap_dir",
+    "bootstrap_url",
+    "bootstrap_refresh_secs",
+    "refresh_secs",
+    "ip_server",
+];
 
 /// Default User-Agent of the page fetcher: a browser's, so that kits which hide from crawlers
 /// still show their page, followed by vigie's name for the site's logs.
@@ -134,9 +141,15 @@ pub enum ReferenceLocation {
 pub struct RdapConfig {
     /// Reads RDAP for findings. Default: true.
     pub enabled: bool,
-    /// Folder holding IANA's bootstrap files `dns.json`, `ipv4.json` and `ipv6.json`.
-    /// Default: the files shipped with vigie (compiled in).
+    /// Folder holding IANA's bootstrap files `dns.json`, `ipv4.json` and `ipv6.json`, kept up
+    /// to date by the operator. Default: none, the files are downloaded from `bootstrap_url`
+    /// into `rdap/` under the state folder.
     pub bootstrap_dir: Option<PathBuf>,
+    /// Where IANA's bootstrap files are downloaded from. Default: `https://data.iana.org/rdap/`.
+    pub bootstrap_url: String,
+    /// Age after which the downloaded bootstrap files are downloaded again, in seconds.
+    /// Default: 86400.
+    pub bootstrap_refresh_secs: u64,
     /// Age after which registration data is read again, in seconds. Default: 604800 (7 days).
     pub refresh_secs: u64,
     /// RDAP server asked for an address that no bootstrap file covers; ARIN's answers with a
@@ -150,6 +163,8 @@ impl Default for RdapConfig {
         RdapConfig {
             enabled: true,
             bootstrap_dir: None,
+            bootstrap_url: "https://data.iana.org/rdap/".to_string(),
+            bootstrap_refresh_secs: 86_400,
             refresh_secs: 604_800,
             ip_server: "https://rdap.arin.net/registry/".to_string(),
         }
@@ -338,27 +353,24 @@ pub(crate) fn rdap(
         reader.error(
             &span,
             format!("folder {} named by rdap.bootstrap_dir not found", dir.display()),
-            "create it with IANA's dns.json, ipv4.json and ipv6.json, or remove the key to use the shipped files"
+            "create it with IANA's dns.json, ipv4.json and ipv6.json, or remove the key to download them from bootstrap_url"
                 .to_string(),
         );
         None
     });
-    let ip_server = match reader.string(table, "ip_server") {
-        Some((url, span)) if !(url.starts_with("https://") || url.starts_with("http://")) => {
-            reader.error(
-                &span,
-                format!("rdap.ip_server must be an http or https URL, found \"{url}\""),
-                "write the base URL of an RDAP server, such as \"https://rdap.arin.net/registry/\""
-                    .to_string(),
-            );
-            defaults.ip_server
-        }
-        Some((url, _)) => url,
-        None => defaults.ip_server,
-    };
+    let ip_server = base_url(reader, table, "ip_server", defaults.ip_server);
+    let bootstrap_url = base_url(reader, table, "bootstrap_url", defaults.bootstrap_url);
     RdapConfig {
         enabled: reader.bool(table, "enabled", true),
         bootstrap_dir,
+        bootstrap_url,
+        bootstrap_refresh_secs: reader.integer(
+            table,
+            "bootstrap_refresh_secs",
+            86_400,
+            (3600, 365 * 86_400),
+            "seconds",
+        ),
         refresh_secs: reader.integer(
             table,
             "refresh_secs",
@@ -367,5 +379,20 @@ pub(crate) fn rdap(
             "seconds",
         ),
         ip_server,
+    }
+}
+
+fn base_url(reader: &mut Reader<'_>, table: &Table<'_, '_>, key: &str, default: String) -> String {
+    match reader.string(table, key) {
+        Some((url, span)) if !(url.starts_with("https://") || url.starts_with("http://")) => {
+            reader.error(
+                &span,
+                format!("rdap.{key} must be an http or https URL, found \"{url}\""),
+                "write a base URL such as \"https://rdap.arin.net/registry/\"".to_string(),
+            );
+            default
+        }
+        Some((url, _)) => url,
+        None => default,
     }
 }
