@@ -35,7 +35,7 @@ pub enum RdapError {
     Fetch {
         query: String,
         url: String,
-        source: FetchError,
+        source: Box<FetchError>,
     },
     #[error("RDAP lookup of {query} at {url}: HTTP status {status}")]
     Status {
@@ -322,7 +322,7 @@ impl RdapClient {
             .map_err(|source| RdapError::Fetch {
                 query: query.to_owned(),
                 url: url.to_owned(),
-                source,
+                source: Box::new(source),
             })?;
         if fetched.status != 200 {
             return Err(RdapError::Status {
