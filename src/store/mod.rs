@@ -14,6 +14,7 @@
 //! only an operating-system crash or power loss can drop the last few commits, which SQLite
 //! documents for this mode. FULL would add an fsync per sighting for that case only.
 
+mod evidence;
 mod findings;
 mod outbox;
 pub mod schema;
@@ -28,6 +29,8 @@ use time::OffsetDateTime;
 
 use crate::model::{Finding, Indicator, Severity};
 
+pub use evidence::{EvidenceVersion, WebCheck};
+pub use findings::SEVERITY_CHANGE;
 pub use outbox::OutboxStats;
 
 /// Errors of the store.
