@@ -19,6 +19,7 @@ pub mod net;
 pub mod pipeline;
 pub mod sources;
 pub mod store;
+pub mod watch;
 
 /// Installs ring as the process-wide rustls crypto provider.
 ///
