@@ -372,7 +372,7 @@ impl Fetcher {
                 .get(url.clone())
                 .send()
                 .await
-                .map_err(|error| request_error(&url, &error))?;
+                .map_err(|error| request_error(&url, &error, self.timeout))?;
             let status = response.status();
             let address = response.remote_addr();
             let location = status
@@ -444,7 +444,7 @@ impl Fetcher {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|error| request_error(&url, &error))?
+            .map_err(|error| request_error(&url, &error, self.timeout))?
         {
             let room = limit - body.len();
             if chunk.len() > room {
@@ -494,7 +494,7 @@ fn check_scheme(url: Url) -> Result<Url, FetchError> {
 
 /// Turns a reqwest error into a [`FetchError`], finding a refusal of the resolution hook
 /// among its sources.
-fn request_error(url: &Url, error: &reqwest::Error) -> FetchError {
+fn request_error(url: &Url, error: &reqwest::Error, timeout: Duration) -> FetchError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = source {
         if let Some(refusal) = current.downcast_ref::<ResolveRefusal>() {
@@ -503,9 +503,9 @@ fn request_error(url: &Url, error: &reqwest::Error) -> FetchError {
         source = current.source();
     }
     if error.is_timeout() {
-        return FetchError::Http {
+        return FetchError::Timeout {
             url: url.to_string(),
-            reason: "timed out".to_owned(),
+            secs: timeout.as_secs(),
         };
     }
     FetchError::Http {
