@@ -66,9 +66,14 @@ pub fn analyse(html: &str, url: &Url) -> Page {
     let payment_form =
         forms.iter().any(|f| f.payment) || document.select(&selector("input")).any(is_payment);
     let text = visible_text(&document);
+    // The title is shown in the tab and copied by kits, so its words count with the body's.
+    let shown = format!(
+        "{} {text}",
+        title.as_deref().unwrap_or_default().to_lowercase()
+    );
     let features = Features {
         structure: structure(&document),
-        words: words(&text),
+        words: words(&shown),
     };
     Page {
         title,
