@@ -317,7 +317,7 @@ impl RdapClient {
     async fn get(&self, query: &str, url: &str) -> Result<Value, RdapError> {
         let fetched = self
             .fetcher
-            .get(url)
+            .get_accepting(url, Some("application/rdap+json, application/json;q=0.9"))
             .await
             .map_err(|source| RdapError::Fetch {
                 query: query.to_owned(),

@@ -345,8 +345,17 @@ impl Fetcher {
 
     /// Fetches `url` with GET, following redirects, within `[fetch]` limits.
     pub async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
+        self.get_accepting(url, None).await
+    }
+
+    /// Same as [`Fetcher::get`], with an `Accept` header (`application/rdap+json` for RDAP).
+    pub async fn get_accepting(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+    ) -> Result<Fetched, FetchError> {
         let parsed = parse_url(url)?;
-        match tokio::time::timeout(self.timeout, self.follow(parsed)).await {
+        match tokio::time::timeout(self.timeout, self.follow(parsed, accept)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
                 url: url.to_owned(),
@@ -363,13 +372,15 @@ impl Fetcher {
             .map_err(|refusal| from_refusal(&url, refusal))
     }
 
-    async fn follow(&self, mut url: Url) -> Result<Fetched, FetchError> {
+    async fn follow(&self, mut url: Url, accept: Option<&str>) -> Result<Fetched, FetchError> {
         let mut redirects = Vec::new();
         loop {
             self.check_literal(&url)?;
-            let response = self
-                .client
-                .get(url.clone())
+            let mut request = self.client.get(url.clone());
+            if let Some(accept) = accept {
+                request = request.header(reqwest::header::ACCEPT, accept);
+            }
+            let response = request
                 .send()
                 .await
                 .map_err(|error| request_error(&url, &error, self.timeout))?;
