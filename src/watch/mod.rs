@@ -2,8 +2,8 @@
 //! host, again and again on the finding's own schedule, and hands each reading to the
 //! pipeline as a new sighting of the finding.
 //!
-//! A reading carries facts (`a`, `aaaa`, `mx`, `ns`, and the namespaced `web.state`,
-//! `web.login-form`, `web.payment-form`, `web.similarity`, `web.final-host`,
+//! A reading carries facts (`a`, `aaaa`, `mx`, `ns`, and the namespaced `web.state` (`live`
+//! or nothing), `web.login-form`, `web.payment-form`, `web.similarity`, `web.final-host`,
 //! `web.address`), a score raised by what the page shows, and the evidence entries `web`,
 //! `ownership` and `mail`. The store alerts when a fact gains a value never seen before or the
 //! severity rises, with the before and after; so a parked page that turns into a copy of the
@@ -211,7 +211,8 @@ impl Watcher {
         host: &str,
         stored: &StoredFinding,
     ) -> Reading {
-        let resolution = fetcher.resolver().resolve(host).await;
+        let name = host_name(host);
+        let resolution = fetcher.resolver().resolve(name).await;
         let records = match &resolution {
             Resolution::Registered(records) => Some(records.clone()),
             Resolution::NotRegistered => Some(Records::default()),
@@ -235,7 +236,7 @@ impl Watcher {
         let web = web::check_host(fetcher, host, &context).await;
         let ownership = match &self.rdap {
             Some(rdap) if self.ownership_due(stored) => {
-                Some(read_ownership(rdap, fetcher, host, records.as_ref()).await)
+                Some(read_ownership(rdap, fetcher, name, records.as_ref()).await)
             }
             _ => None,
         };
@@ -390,49 +391,38 @@ pub fn score(base: u8, web: &WebEvidence) -> (u8, Vec<String>) {
     (score, reasons)
 }
 
-/// The namespaced facts of a reading; none when no page was read, so that a host that stops
-/// answering does not count as a change that alerts.
+/// The namespaced facts of a reading. Only a live page has any: a parked, for-sale or
+/// placeholder page, or a host that serves nothing, is kept in the `web` evidence and the
+/// reasons, so that a new lookalike's first check is quiet and a page that goes live alerts
+/// with the state, forms, similarity, host and address it brings.
 fn web_facts(web: &WebEvidence) -> BTreeMap<String, BTreeSet<String>> {
-    let mut facts = BTreeMap::new();
-    let mut put = |name: &str, values: BTreeSet<String>| {
-        facts.insert(format!("web.{name}"), values);
+    let live = web.state.is_live();
+    let flag = |on: bool| -> BTreeSet<String> {
+        (live && on).then(|| "yes".to_owned()).into_iter().collect()
     };
-    if web.state == PageState::Unreachable {
-        for name in [
-            "state",
-            "login-form",
-            "payment-form",
-            "similarity",
-            "final-host",
-            "address",
-        ] {
-            put(name, BTreeSet::new());
-        }
-        return facts;
-    }
-    let flag = |on: bool| {
-        if on {
-            BTreeSet::from(["yes".to_owned()])
-        } else {
-            BTreeSet::new()
-        }
-    };
-    put("state", BTreeSet::from([web.state.as_str().to_owned()]));
-    put("login-form", flag(web.login_form));
-    put("payment-form", flag(web.payment_form));
-    put(
-        "similarity",
-        web.similarity.iter().map(|s| s.band.clone()).collect(),
-    );
-    put(
-        "final-host",
-        web.final_url
-            .iter()
-            .filter_map(|u| reqwest::Url::parse(u).ok()?.host_str().map(str::to_owned))
-            .collect(),
-    );
-    put("address", web.address.iter().cloned().collect());
-    facts
+    let when_live = |values: BTreeSet<String>| if live { values } else { BTreeSet::new() };
+    let final_host = web
+        .final_url
+        .iter()
+        .filter_map(|u| reqwest::Url::parse(u).ok()?.host_str().map(str::to_owned))
+        .collect();
+    BTreeMap::from([
+        (
+            "web.state".to_owned(),
+            flag(true).into_iter().map(|_| "live".to_owned()).collect(),
+        ),
+        ("web.login-form".to_owned(), flag(web.login_form)),
+        ("web.payment-form".to_owned(), flag(web.payment_form)),
+        (
+            "web.similarity".to_owned(),
+            when_live(web.similarity.iter().map(|s| s.band.clone()).collect()),
+        ),
+        ("web.final-host".to_owned(), when_live(final_host)),
+        (
+            "web.address".to_owned(),
+            when_live(web.address.iter().cloned().collect()),
+        ),
+    ])
 }
 
 fn indicators(stored: &StoredFinding, web: &WebEvidence) -> Vec<Indicator> {
@@ -453,18 +443,20 @@ fn indicators(stored: &StoredFinding, web: &WebEvidence) -> Vec<Indicator> {
     indicators
 }
 
-/// The host whose page a finding is about: its first URL's host, else its subject when that
-/// is a host name under a public suffix.
+/// The host whose page a finding is about: its first URL's host (with the URL's port when it
+/// is not the scheme's), else its subject when that is a host name under a public suffix.
 pub fn web_host(finding: &StoredFinding) -> Option<String> {
     let from_url = finding
         .indicators
         .iter()
         .filter(|i| i.kind == IndicatorKind::Url)
         .find_map(|i| {
-            reqwest::Url::parse(&i.value)
-                .ok()?
-                .host_str()
-                .map(str::to_owned)
+            let url = reqwest::Url::parse(&i.value).ok()?;
+            let host = url.host_str()?;
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            })
         });
     from_url.or_else(|| {
         let subject = finding.subject.trim_end_matches('.').to_ascii_lowercase();
@@ -476,6 +468,17 @@ pub fn web_host(finding: &StoredFinding) -> Option<String> {
             && psl::domain_str(&subject).is_some();
         is_host.then_some(subject)
     })
+}
+
+/// The name of `host[:port]`, without the port (and without the brackets of an IPv6 literal).
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    }
 }
 
 fn brand_terms(watchlist: &Watchlist) -> Vec<String> {
