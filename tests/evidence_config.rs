@@ -127,6 +127,10 @@ path = "missing.html"
 [[evidence.reference]]
 watchlist = "example"
 
+[[evidence.reference]]
+watchlist = "exmaple"
+url = "https://login.example.test/"
+
 [rdap]
 bootstrap_dir = "nowhere"
 ip_server = "rdap.arin.net"
@@ -157,12 +161,18 @@ ip_server = "rdap.arin.net"
     );
     assert_error(&errors, 20, "missing.html", "save the real page there");
     assert_error(&errors, 22, "has neither `url` nor `path`", "url = ");
-    assert_error(&errors, 26, "rdap.bootstrap_dir not found", "dns.json");
     assert_error(
         &errors,
-        27,
+        26,
+        "names \"exmaple\", which is no watchlist",
+        "file stem",
+    );
+    assert_error(&errors, 30, "rdap.bootstrap_dir not found", "dns.json");
+    assert_error(
+        &errors,
+        31,
         "rdap.ip_server must be an http or https URL",
         "",
     );
-    assert_eq!(errors.len(), 11, "{errors:#?}");
+    assert_eq!(errors.len(), 12, "{errors:#?}");
 }

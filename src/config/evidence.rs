@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 
 use super::CaFile;
+use super::error::ConfigError;
 use super::tls;
 use super::tree::{Reader, Table};
 
@@ -227,10 +228,15 @@ fn networks(reader: &mut Reader<'_>, table: &Table<'_, '_>) -> Vec<IpNet> {
     networks
 }
 
+/// A reference page's watchlist name, with the error to report when no watchlist has it
+/// (known only once the watchlists are read).
+pub(crate) type WatchlistCheck = (String, ConfigError);
+
 pub(crate) fn evidence(
     reader: &mut Reader<'_>,
     table: Option<&Table<'_, '_>>,
     base: &Path,
+    checks: &mut Vec<WatchlistCheck>,
 ) -> EvidenceConfig {
     let defaults = EvidenceConfig::default();
     let Some(table) = table else {
@@ -265,11 +271,16 @@ pub(crate) fn evidence(
         poll_secs: reader.integer(table, "poll_secs", 30, (1, 3600), "seconds"),
         concurrency: reader.integer(table, "concurrency", 4, (1, 64), "checks") as usize,
         batch: reader.integer(table, "batch", 50, (1, 10_000), "checks") as usize,
-        references: references(reader, table, base),
+        references: references(reader, table, base, checks),
     }
 }
 
-fn references(reader: &mut Reader<'_>, table: &Table<'_, '_>, base: &Path) -> Vec<ReferencePage> {
+fn references(
+    reader: &mut Reader<'_>,
+    table: &Table<'_, '_>,
+    base: &Path,
+    checks: &mut Vec<WatchlistCheck>,
+) -> Vec<ReferencePage> {
     let mut pages = Vec::new();
     for (index, (span, entries)) in reader.tables(table, "reference").into_iter().enumerate() {
         let name = format!("evidence.reference[{index}]");
@@ -324,7 +335,16 @@ fn references(reader: &mut Reader<'_>, table: &Table<'_, '_>, base: &Path) -> Ve
                 None
             }
         };
-        if let (Some((watchlist, _)), Some(location)) = (watchlist, location) {
+        if let (Some((watchlist, watchlist_span)), Some(location)) = (watchlist, location) {
+            checks.push((
+                watchlist.clone(),
+                reader.source.error(
+                    &watchlist_span,
+                    format!("{name}.watchlist names \"{watchlist}\", which is no watchlist"),
+                    "write the file stem of a watchlist, such as \"example\" for watchlists/example.toml"
+                        .to_string(),
+                ),
+            ));
             pages.push(ReferencePage {
                 watchlist,
                 location,

@@ -67,7 +67,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         entries: root.get_ref(),
     };
     let mut reader = Reader::new(&source);
-    let main = main_file(&mut reader, &root, &base, env);
+    let mut main = main_file(&mut reader, &root, &base, env);
     if syntax.is_empty() {
         errors.append(&mut reader.errors);
     } else {
@@ -78,6 +78,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
     warnings.append(&mut reader.warnings);
 
     let files = watchlist_files(&source, &main, &mut errors);
+    let reference_checks = std::mem::take(&mut main.reference_checks);
     let mut context_domains = BTreeMap::new();
     let mut context = Context {
         lookalike: &main.lookalike,
@@ -88,6 +89,12 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
     for file in files {
         if let Some(list) = watchlist_file(&file, &mut context, &mut errors, &mut warnings) {
             watchlists.push(list);
+        }
+    }
+
+    for (watchlist, error) in reference_checks {
+        if !watchlists.iter().any(|w: &Watchlist| w.id == watchlist) {
+            errors.push(error);
         }
     }
 
@@ -121,6 +128,8 @@ struct MainFile {
     fetch: super::FetchConfig,
     evidence: super::EvidenceConfig,
     rdap: super::RdapConfig,
+    /// Watchlists named by `[[evidence.reference]]`, checked once the watchlists are read.
+    reference_checks: Vec<evidence::WatchlistCheck>,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -150,6 +159,8 @@ fn main_file(
         .map_or(0..0, |(_, value)| value.span());
     let defaults = sections::default_lookalike();
     let (sinks, sink_names) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
+    let mut reference_checks = Vec::new();
+    let evidence = evidence::evidence(reader, evidence_table.as_ref(), base, &mut reference_checks);
     MainFile {
         daemon: sections::daemon(reader, daemon_table.as_ref(), base, env),
         dns: sections::dns(reader, dns_table.as_ref()),
@@ -158,7 +169,8 @@ fn main_file(
         sinks,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
         fetch: evidence::fetch(reader, fetch_table.as_ref(), base),
-        evidence: evidence::evidence(reader, evidence_table.as_ref(), base),
+        evidence,
+        reference_checks,
         rdap: evidence::rdap(reader, rdap_table.as_ref(), base),
         sink_names,
         watchlists_dir_span,
