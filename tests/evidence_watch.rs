@@ -313,3 +313,69 @@ fn show_prints_everything(world: &World, id: i64) {
         .to_string();
     assert!(error.contains("no finding with id 999"), "{error}");
 }
+
+#[test]
+fn source_sighting_keeps_the_watch_facts_and_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("vigie.db")).unwrap();
+    let sinks = vec!["hook".to_string()];
+    let first = lookalike(8080);
+    let id = store
+        .record_finding(&first, &sinks, &vigie::alert::render)
+        .unwrap()
+        .finding_id();
+
+    // The watch's reading: a live page, raised to high.
+    let mut reading = first.clone();
+    reading.source = vigie::watch::SOURCE.to_string();
+    reading.severity = Severity::High;
+    reading.score = 80;
+    reading.facts.insert(
+        "web.state".to_string(),
+        BTreeSet::from(["live".to_string()]),
+    );
+    reading.evidence = serde_json::json!({ "web": { "state": "live" } });
+    let recorded = store
+        .record_finding(&reading, &sinks, &vigie::alert::render)
+        .unwrap();
+    assert!(matches!(recorded, vigie::store::Recorded::Changed { .. }));
+
+    // The source sees the domain again with its own facts and evidence only.
+    let mut again = first.clone();
+    again.observed_at = OffsetDateTime::now_utc();
+    let recorded = store
+        .record_finding(&again, &sinks, &vigie::alert::render)
+        .unwrap();
+    assert_eq!(
+        recorded,
+        vigie::store::Recorded::Unchanged { finding_id: id }
+    );
+    let stored = store.finding(id).unwrap().unwrap();
+    assert_eq!(
+        stored.facts["web.state"],
+        BTreeSet::from(["live".to_string()])
+    );
+    assert_eq!(stored.evidence["web"]["state"], "live");
+    assert_eq!(stored.evidence["unicode"], HOST);
+    assert_eq!(stored.severity, Severity::High, "never lowered");
+
+    // A severity rise with no new fact value alerts on its own.
+    let mut critical = again.clone();
+    critical.severity = Severity::Critical;
+    critical.score = 95;
+    let recorded = store
+        .record_finding(&critical, &sinks, &vigie::alert::render)
+        .unwrap();
+    let vigie::store::Recorded::Changed { changes, .. } = recorded else {
+        panic!("a severity rise should alert: {recorded:?}");
+    };
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].fact, vigie::store::SEVERITY_CHANGE);
+    assert_eq!(changes[0].before, BTreeSet::from(["high".to_string()]));
+    assert_eq!(changes[0].after, BTreeSet::from(["critical".to_string()]));
+    assert_eq!(store.outbox_for_finding(id).unwrap().len(), 3);
+
+    let versions = store.evidence_history(id).unwrap();
+    let keys: Vec<&str> = versions.iter().map(|v| v.key.as_str()).collect();
+    assert_eq!(keys, ["web"], "only the new web entry is a new version");
+}
