@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use reqwest::Url;
+use ego_tree::iter::Edge;
 use scraper::{ElementRef, Html, Node, Selector};
 use serde::{Deserialize, Serialize};
 
@@ -225,25 +226,28 @@ fn references(document: &Html, url: &Url) -> Vec<String> {
 }
 
 /// Returns the text a visitor sees, lower-case, in one line.
+///
+/// The walk is iterative: an attacker's page can nest elements deeper than any stack.
 fn visible_text(document: &Html) -> String {
     let mut parts = Vec::new();
-    collect_text(document.root_element(), &mut parts);
-    squash(&parts.join(" ")).to_lowercase()
-}
-
-fn collect_text(element: ElementRef<'_>, parts: &mut Vec<String>) {
-    for child in element.children() {
-        match child.value() {
-            Node::Text(text) => parts.push(text.to_string()),
-            Node::Element(inner) if HIDDEN.contains(&inner.name()) => {}
-            Node::Element(_) => {
-                if let Some(child) = ElementRef::wrap(child) {
-                    collect_text(child, parts);
+    let mut hidden_depth = 0usize;
+    for edge in document.tree.root().traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                Node::Element(element) if hidden_depth > 0 || HIDDEN.contains(&element.name()) => {
+                    hidden_depth += 1;
+                }
+                Node::Text(text) if hidden_depth == 0 => parts.push(text.to_string()),
+                _ => {}
+            },
+            Edge::Close(node) => {
+                if node.value().is_element() && hidden_depth > 0 {
+                    hidden_depth -= 1;
                 }
             }
-            _ => {}
         }
     }
+    squash(&parts.join(" ")).to_lowercase()
 }
 
 fn words(text: &str) -> HashMap<String, u32> {
@@ -332,6 +336,27 @@ mod tests {
             page.favicon.unwrap().as_str(),
             "https://login.examp1e.test/favicon.ico"
         );
+    }
+
+    #[test]
+    fn deeply_nested_page_is_read() {
+        let depth = 100_000;
+        let html = format!(
+            "<body>{}deep text{}</body>",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        );
+        let page = analyse(&html, &url());
+        assert!(page.text.contains("deep text"));
+        assert!(!page.features.structure.is_empty());
+    }
+
+    #[test]
+    fn binary_body_is_no_page() {
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(50_000).collect();
+        let page = analyse(&String::from_utf8_lossy(&bytes), &url());
+        assert!(!page.login_form);
+        assert!(page.forms.is_empty());
     }
 
     #[test]
