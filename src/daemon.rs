@@ -71,6 +71,10 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
             sources::nrd::SOURCE,
             tokio::spawn(sources::nrd::run(context.clone())),
         ),
+        (
+            crate::watch::SOURCE,
+            tokio::spawn(crate::watch::run(context.clone())),
+        ),
         (sources::ct::SOURCE, tokio::spawn(sources::ct::run(context))),
     ];
 
@@ -239,11 +243,44 @@ fn start_watchdog(shutdown: CancellationToken) -> Option<JoinHandle<()>> {
 }
 
 fn notify_systemd(states: &[sd_notify::NotifyState<'_>]) {
-    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
         return;
+    };
+    let message: String = states.iter().map(|state| format!("{state}\n")).collect();
+    match send_notification(&path, &message) {
+        Ok(()) => {}
+        // The manager's queue is full: dropping one ping or status is better than blocking a
+        // runtime thread until it reads (sd_notify::notify would block).
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+            tracing::debug!("The notification socket is full; notification dropped.");
+        }
+        Err(error) => warn!(%error, "Cannot notify systemd."),
     }
-    if let Err(error) = sd_notify::notify(states) {
-        warn!(%error, "Cannot notify systemd.");
+}
+
+/// Sends one notification datagram without blocking. A path starting with `@` names a socket
+/// in the abstract namespace, as systemd's `NOTIFY_SOCKET` may.
+fn send_notification(path: &std::ffi::OsStr, message: &str) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::UnixDatagram;
+
+    let socket = UnixDatagram::unbound()?;
+    socket.set_nonblocking(true)?;
+    let bytes = path.as_bytes();
+    let sent = if let Some(name) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        let address = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+        socket.send_to_addr(message.as_bytes(), &address)?
+    } else {
+        socket.send_to(message.as_bytes(), path)?
+    };
+    if sent == message.len() {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::WriteZero,
+            "incomplete notification",
+        ))
     }
 }
 

@@ -14,6 +14,7 @@ pub mod ct;
 pub mod daemon;
 pub mod detect;
 pub mod domain;
+pub mod evidence;
 pub mod health;
 pub mod mail;
 pub mod model;
@@ -21,6 +22,7 @@ pub mod net;
 pub mod pipeline;
 pub mod sources;
 pub mod store;
+pub mod watch;
 
 /// Installs ring as the process-wide rustls crypto provider.
 ///

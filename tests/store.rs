@@ -672,6 +672,9 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         nrd: Default::default(),
         mail: Default::default(),
         ct: None,
+        fetch: Default::default(),
+        evidence: Default::default(),
+        rdap: Default::default(),
         watchlists: Vec::new(),
     }
 }

@@ -11,6 +11,7 @@ use crate::config::{self, Config, LogFormat};
 
 pub mod check;
 pub mod db;
+pub mod finding;
 pub mod findings;
 pub mod mail;
 pub mod match_cmd;
@@ -66,6 +67,8 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// List the findings in the store.
     Findings(findings::FindingsArgs),
+    /// Show one finding: its evidence (page, ownership, mail) and its history.
+    Finding(finding::FindingArgs),
     /// Judge domains, host names or URLs (one a line) against the watchlists.
     Match(match_cmd::MatchArgs),
     /// Back up, check, vacuum or restore the store.
@@ -94,6 +97,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(&cli, LogFormat::Text);
             let config = load_config(&args.config.config)?;
             findings::run(args, &config).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Finding(args) => {
+            init_logging(&cli, LogFormat::Text);
+            let finding::FindingCommand::Show(show) = &args.command;
+            let config = load_config(&show.config.config)?;
+            finding::run(show, &config).map(|()| ExitCode::SUCCESS)
         }
         Command::Match(args) => {
             init_logging(&cli, LogFormat::Text);

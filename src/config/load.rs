@@ -11,7 +11,7 @@ use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
-use super::{ct, health, mail, nrd};
+use super::{ct, evidence, health, mail, nrd};
 
 const ROOT_KEYS: &[&str] = &[
     "daemon",
@@ -23,6 +23,9 @@ const ROOT_KEYS: &[&str] = &[
     "health",
     "mail",
     "ct",
+    "fetch",
+    "evidence",
+    "rdap",
 ];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
@@ -67,7 +70,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         entries: root.get_ref(),
     };
     let mut reader = Reader::new(&source);
-    let main = main_file(&mut reader, &root, &base, env);
+    let mut main = main_file(&mut reader, &root, &base, env);
     if syntax.is_empty() {
         errors.append(&mut reader.errors);
     } else {
@@ -78,6 +81,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
     warnings.append(&mut reader.warnings);
 
     let files = watchlist_files(&source, &main, &mut errors);
+    let reference_checks = std::mem::take(&mut main.reference_checks);
     let mut context_domains = BTreeMap::new();
     let mut context = Context {
         lookalike: &main.lookalike,
@@ -88,6 +92,12 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
     for file in files {
         if let Some(list) = watchlist_file(&file, &mut context, &mut errors, &mut warnings) {
             watchlists.push(list);
+        }
+    }
+
+    for (watchlist, error) in reference_checks {
+        if !watchlists.iter().any(|w: &Watchlist| w.id == watchlist) {
+            errors.push(error);
         }
     }
 
@@ -106,6 +116,9 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         nrd: main.nrd,
         mail: main.mail,
         ct: main.ct,
+        fetch: main.fetch,
+        evidence: main.evidence,
+        rdap: main.rdap,
         watchlists,
     };
     Ok(Loaded { config, warnings })
@@ -123,6 +136,11 @@ struct MainFile {
     nrd: BTreeMap<String, super::NrdConfig>,
     mail: super::MailConfig,
     ct: Option<super::CtConfig>,
+    fetch: super::FetchConfig,
+    evidence: super::EvidenceConfig,
+    rdap: super::RdapConfig,
+    /// Watchlists named by `[[evidence.reference]]`, checked once the watchlists are read.
+    reference_checks: Vec<evidence::WatchlistCheck>,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -145,6 +163,9 @@ fn main_file(
     let health_table = reader.table(root, "health", "health");
     let mail_table = reader.table(root, "mail", "mail");
     let ct_table = reader.table(root, "ct", "ct");
+    let fetch_table = reader.table(root, "fetch", "fetch");
+    let evidence_table = reader.table(root, "evidence", "evidence");
+    let rdap_table = reader.table(root, "rdap", "rdap");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -152,6 +173,8 @@ fn main_file(
         .map_or(0..0, |(_, value)| value.span());
     let defaults = sections::default_lookalike();
     let (sinks, sink_names, sink_policies) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
+    let mut reference_checks = Vec::new();
+    let evidence = evidence::evidence(reader, evidence_table.as_ref(), base, &mut reference_checks);
     MainFile {
         daemon: sections::daemon(reader, daemon_table.as_ref(), base, env),
         dns: sections::dns(reader, dns_table.as_ref()),
@@ -163,6 +186,10 @@ fn main_file(
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
         mail: mail::mail(reader, mail_table.as_ref()),
         ct: ct::ct(reader, ct_table.as_ref(), base),
+        fetch: evidence::fetch(reader, fetch_table.as_ref(), base),
+        evidence,
+        reference_checks,
+        rdap: evidence::rdap(reader, rdap_table.as_ref(), base),
         sink_names,
         watchlists_dir_span,
     }

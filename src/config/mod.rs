@@ -13,6 +13,7 @@ use crate::model::Severity;
 
 mod ct;
 mod error;
+mod evidence;
 mod health;
 mod load;
 mod mail;
@@ -26,6 +27,9 @@ mod tree;
 mod watchlist;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use evidence::{
+    DEFAULT_USER_AGENT, EvidenceConfig, FetchConfig, RdapConfig, ReferenceLocation, ReferencePage,
+};
 pub use load::{Loaded, load, load_with_env};
 pub use secrets::EnvLookup;
 pub use sections::FUZZERS;
@@ -55,6 +59,12 @@ pub struct Config {
     pub mail: MailConfig,
     /// `[ct]`: Certificate Transparency logs to follow; `None` when the table is absent.
     pub ct: Option<CtConfig>,
+    /// `[fetch]`: the safe fetcher for attacker-controlled pages.
+    pub fetch: FetchConfig,
+    /// `[evidence]`: the change watch and the reference pages.
+    pub evidence: EvidenceConfig,
+    /// `[rdap]`: registration data lookups.
+    pub rdap: RdapConfig,
     /// Every watchlist file, sorted by file name.
     pub watchlists: Vec<Watchlist>,
 }

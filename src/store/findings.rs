@@ -23,9 +23,10 @@ struct Previous {
     severity: Severity,
     revision: u32,
     first_seen: OffsetDateTime,
+    evidence: serde_json::Value,
 }
 
-const FINDING_COLUMNS: &str = "id, fingerprint, kind, source, watchlist, subject, imitates, \
+pub(super) const FINDING_COLUMNS: &str = "id, fingerprint, kind, source, watchlist, subject, imitates, \
     techniques, reasons, severity, score, indicators, facts, evidence, first_seen, last_seen, \
     revision, sightings, status";
 
@@ -117,7 +118,7 @@ impl Store {
 fn load_previous(tx: &Transaction<'_>, fingerprint: &str) -> Result<Option<Previous>, StoreError> {
     let row = tx
         .query_row(
-            "SELECT id, facts, severity, revision, first_seen, known_facts FROM findings
+            "SELECT id, facts, severity, revision, first_seen, known_facts, evidence FROM findings
              WHERE fingerprint = ?1",
             [fingerprint],
             |row| {
@@ -128,11 +129,12 @@ fn load_previous(tx: &Transaction<'_>, fingerprint: &str) -> Result<Option<Previ
                     row.get::<_, u32>(3)?,
                     row.get::<_, i64>(4)?,
                     row.get::<_, String>(5)?,
+                    row.get::<_, String>(6)?,
                 ))
             },
         )
         .optional()?;
-    let Some((id, facts, severity, revision, first_seen, known_facts)) = row else {
+    let Some((id, facts, severity, revision, first_seen, known_facts, evidence)) = row else {
         return Ok(None);
     };
 
@@ -148,6 +150,7 @@ fn load_previous(tx: &Transaction<'_>, fingerprint: &str) -> Result<Option<Previ
             .ok_or_else(|| corrupt("severity", &row_name, &severity))?,
         revision,
         first_seen: from_millis(first_seen),
+        evidence: parse_json("evidence", &row_name, &evidence)?,
     }))
 }
 
@@ -205,21 +208,39 @@ fn record_new(
 
 fn record_again(
     tx: &Transaction<'_>,
-    finding: &Finding,
+    sighting: &Finding,
     previous: Previous,
     sinks: &BTreeSet<&str>,
     render: &dyn Fn(&AlertInput<'_>) -> serde_json::Value,
 ) -> Result<Recorded, StoreError> {
-    let changes = compare_facts(&previous.facts, &finding.facts);
-    // Only a value never seen before alerts: a value that comes back, as round-robin DNS
-    // answers and restored records do, is recorded in the history without an alert.
-    let gained = has_new_value(&previous.known_facts, &finding.facts);
+    // Plain facts follow the last sighting. Namespaced facts (`web.state`) and evidence
+    // entries that a sighting does not name are kept, so that the change watch and the
+    // sources, each knowing part of a finding, do not erase each other's.
+    let mut finding = sighting.clone();
+    finding.facts = overlay_facts(&previous.facts, &sighting.facts);
+    finding.evidence = overlay_evidence(&previous.evidence, &sighting.evidence);
+    let finding = &finding;
     let seen = to_millis(finding.observed_at);
     let finding_id = previous.id;
+    record_evidence_history(tx, finding_id, seen, &previous.evidence, &sighting.evidence)?;
+
+    let mut changes = compare_facts(&previous.facts, &finding.facts);
+    // Only a value never seen before alerts: a value that comes back, as round-robin DNS
+    // answers and restored records do, is recorded in the history without an alert. A
+    // severity above every earlier one alerts too.
+    let gained = has_new_value(&previous.known_facts, &finding.facts);
+    let raised = finding.severity > previous.severity;
+    if raised {
+        changes.push(FactChange {
+            fact: SEVERITY_CHANGE.to_owned(),
+            before: BTreeSet::from([previous.severity.as_str().to_owned()]),
+            after: BTreeSet::from([finding.severity.as_str().to_owned()]),
+        });
+    }
     let mut known_facts = previous.known_facts.clone();
     merge_facts(&mut known_facts, &finding.facts);
 
-    if gained {
+    if gained || raised {
         let revision = previous.revision + 1;
         let severity = finding.severity.max(previous.severity);
         tx.execute(
@@ -295,6 +316,78 @@ fn record_again(
         ],
     )?;
     Ok(Recorded::Unchanged { finding_id })
+}
+
+/// Name of the pseudo-fact that carries a severity rise in a change list.
+pub const SEVERITY_CHANGE: &str = "severity";
+
+/// Most versions of one evidence entry kept in a finding's evidence history.
+const EVIDENCE_VERSIONS_KEPT: i64 = 20;
+
+/// Returns the sighting's facts, plus the namespaced facts of `before` (names with a dot,
+/// such as `web.state`) that the sighting does not name.
+fn overlay_facts(before: &Facts, sighting: &Facts) -> Facts {
+    let mut facts = sighting.clone();
+    for (name, values) in before {
+        if name.contains('.') && !facts.contains_key(name) {
+            facts.insert(name.clone(), values.clone());
+        }
+    }
+    facts
+}
+
+/// Returns `before` with the top-level entries of `sighting` replaced; a sighting whose
+/// evidence is not an object replaces it whole.
+fn overlay_evidence(before: &serde_json::Value, sighting: &serde_json::Value) -> serde_json::Value {
+    match (before, sighting) {
+        (serde_json::Value::Object(old), serde_json::Value::Object(new)) => {
+            let mut merged = old.clone();
+            for (key, value) in new {
+                merged.insert(key.clone(), value.clone());
+            }
+            serde_json::Value::Object(merged)
+        }
+        _ => sighting.clone(),
+    }
+}
+
+/// Keeps a version of each evidence entry of the sighting whose content differs from the
+/// stored one (its `read_at` aside), up to [`EVIDENCE_VERSIONS_KEPT`] an entry.
+fn record_evidence_history(
+    tx: &Transaction<'_>,
+    finding_id: i64,
+    at: i64,
+    before: &serde_json::Value,
+    sighting: &serde_json::Value,
+) -> Result<(), StoreError> {
+    let Some(entries) = sighting.as_object() else {
+        return Ok(());
+    };
+    for (key, value) in entries {
+        let old = before.get(key);
+        if old.is_some_and(|old| without_read_at(old) == without_read_at(value)) {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO evidence_history (finding_id, key, at, value) VALUES (?1, ?2, ?3, ?4)",
+            params![finding_id, key, at, value.to_string()],
+        )?;
+        tx.execute(
+            "DELETE FROM evidence_history WHERE finding_id = ?1 AND key = ?2 AND id NOT IN
+                 (SELECT id FROM evidence_history WHERE finding_id = ?1 AND key = ?2
+                  ORDER BY id DESC LIMIT ?3)",
+            params![finding_id, key, EVIDENCE_VERSIONS_KEPT],
+        )?;
+    }
+    Ok(())
+}
+
+fn without_read_at(value: &serde_json::Value) -> serde_json::Value {
+    let mut value = value.clone();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("read_at");
+    }
+    value
 }
 
 /// Tells whether `facts` holds a value that `known` does not.
@@ -403,7 +496,7 @@ fn insert_history(
 
 /// Reads one row selected with [`FINDING_COLUMNS`]. SQL errors go in the outer result,
 /// undecodable stored values in the inner one.
-fn read_finding(row: &Row<'_>) -> rusqlite::Result<Result<StoredFinding, StoreError>> {
+pub(super) fn read_finding(row: &Row<'_>) -> rusqlite::Result<Result<StoredFinding, StoreError>> {
     let id: i64 = row.get(0)?;
     let row_name = format!("finding {id}");
     let text = |index: usize| row.get::<_, String>(index);

@@ -15,6 +15,7 @@
 //! only an operating-system crash or power loss can drop the last few commits, which SQLite
 //! documents for this mode. FULL would add an fsync per sighting for that case only.
 
+mod evidence;
 mod findings;
 mod hold;
 mod maintenance;
@@ -33,6 +34,8 @@ use time::OffsetDateTime;
 
 use crate::model::{Finding, Indicator, Severity};
 
+pub use evidence::{EvidenceVersion, WebCheck};
+pub use findings::SEVERITY_CHANGE;
 pub use maintenance::{BackupReport, MaintenanceError, VacuumReport, check_file};
 pub use outbox::OutboxStats;
 pub use quarantine::{QUARANTINE_MAX_BYTES, QuarantineItem, QuarantinedItem};

@@ -79,6 +79,26 @@ pub const MIGRATIONS: &[&str] = &[
         seen_at INTEGER NOT NULL,
         UNIQUE (source, origin, item)
     );",
+    // 5: earlier versions of each evidence entry of a finding, and the change watch's
+    // schedule: when each finding's web host is checked next and what it served last.
+    "CREATE TABLE evidence_history (
+        id         INTEGER PRIMARY KEY,
+        finding_id INTEGER NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
+        key        TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        value      TEXT NOT NULL
+    );
+    CREATE INDEX evidence_history_by_finding ON evidence_history(finding_id, key, id);
+    CREATE TABLE web_checks (
+        finding_id  INTEGER PRIMARY KEY REFERENCES findings(id) ON DELETE CASCADE,
+        host        TEXT NOT NULL,
+        next_at     INTEGER NOT NULL,
+        last_at     INTEGER,
+        state       TEXT,
+        failures    INTEGER NOT NULL DEFAULT 0,
+        last_error  TEXT
+    );
+    CREATE INDEX web_checks_due ON web_checks(next_at);",
 ];
 
 /// Schema version this build writes.

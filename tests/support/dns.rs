@@ -108,6 +108,7 @@ pub struct TestDns {
 pub struct TestDnsBuilder {
     zones: Vec<(String, String)>,
     servfail: Vec<String>,
+    rebind: Option<(String, String, String)>,
 }
 
 impl TestDnsBuilder {
@@ -120,6 +121,14 @@ impl TestDnsBuilder {
     /// Makes every query for `name` (exactly this name) answer SERVFAIL.
     pub fn servfail(mut self, name: &str) -> Self {
         self.servfail.push(name.to_owned());
+        self
+    }
+
+    /// Serves `name` from the zones given so far for its first A query only; every later
+    /// query for `name` is answered from the zone `origin` with the text `second`, as a DNS
+    /// rebinding attacker does.
+    pub fn rebind(mut self, name: &str, origin: &str, second: &str) -> Self {
+        self.rebind = Some((name.to_owned(), origin.to_owned(), second.to_owned()));
         self
     }
 
@@ -136,9 +145,21 @@ impl TestDnsBuilder {
             .map(|name| LowerName::new(&fqdn(name)))
             .collect();
 
+        let rebind = self.rebind.as_ref().map(|(name, origin, text)| {
+            let mut second = Catalog::new();
+            let (zone, handler) = zone_handler(origin, text);
+            second.upsert(LowerName::new(&zone), vec![Arc::new(handler)]);
+            (LowerName::new(&fqdn(name)), second)
+        });
+
         let (udp, tcp) = bind_pair().await;
         let addr = udp.local_addr().expect("UDP socket has an address");
-        let mut server = Server::new(Handler { catalog, servfail });
+        let mut server = Server::new(Handler {
+            catalog,
+            servfail,
+            rebind,
+            first_a_served: std::sync::atomic::AtomicBool::new(false),
+        });
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 64);
         TestDns { addr, server }
@@ -209,10 +230,34 @@ async fn bind_pair() -> (UdpSocket, TcpListener) {
     panic!("no free port for both UDP and TCP on 127.0.0.1 after 20 tries");
 }
 
+impl Handler {
+    /// Picks the catalog that answers: the rebinding name's second catalog once its first A
+    /// query was answered, else the main one.
+    fn catalog_for(&self, request: &Request) -> &Catalog {
+        let Some((name, second)) = &self.rebind else {
+            return &self.catalog;
+        };
+        let Some(query) = request.queries.queries().iter().find(|q| q.name() == name) else {
+            return &self.catalog;
+        };
+        let is_a = query.query_type() == hickory_server::proto::rr::RecordType::A;
+        let served = if is_a {
+            self.first_a_served
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+        } else {
+            self.first_a_served
+                .load(std::sync::atomic::Ordering::SeqCst)
+        };
+        if served { second } else { &self.catalog }
+    }
+}
+
 /// Answers SERVFAIL for the listed names and passes every other request to the catalog.
 struct Handler {
     catalog: Catalog,
     servfail: HashSet<LowerName>,
+    rebind: Option<(LowerName, Catalog)>,
+    first_a_served: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
@@ -229,7 +274,7 @@ impl RequestHandler for Handler {
             .any(|query| self.servfail.contains(query.name()));
         if !fails {
             return self
-                .catalog
+                .catalog_for(request)
                 .handle_request::<R, T>(request, response_handle)
                 .await;
         }

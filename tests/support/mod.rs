@@ -4,4 +4,5 @@ pub mod ct_log;
 pub mod daemon;
 pub mod dns;
 pub mod mail;
+pub mod web;
 pub mod webhook;
