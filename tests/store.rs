@@ -648,6 +648,7 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         sinks: Default::default(),
         nrd: Default::default(),
         watchlists: Vec::new(),
+        response: Default::default(),
     }
 }
 

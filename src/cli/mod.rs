@@ -9,12 +9,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Config, LogFormat};
 
+pub mod case;
 pub mod check;
 pub mod findings;
 pub mod match_cmd;
 pub mod permute;
 pub mod run;
 pub mod scan;
+pub mod triage;
 
 /// Default configuration file when neither `--config` nor `VIGIE_CONFIG` is given.
 pub const DEFAULT_CONFIG: &str = "/etc/vigie/vigie.toml";
@@ -66,6 +68,10 @@ pub enum Command {
     Findings(findings::FindingsArgs),
     /// Judge domains, host names or URLs (one a line) against the watchlists.
     Match(match_cmd::MatchArgs),
+    /// Open, fill, show and close cases.
+    Case(case::CaseArgs),
+    /// Confirm a finding or mark it a false positive.
+    Triage(triage::TriageArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -92,6 +98,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(&cli, LogFormat::Text);
             let config = args.config.as_deref().map(load_config).transpose()?;
             match_cmd::run(args, config.as_ref())
+        }
+        Command::Case(args) => {
+            init_logging(&cli, LogFormat::Text);
+            case::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Triage(args) => {
+            init_logging(&cli, LogFormat::Text);
+            triage::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
         }
     }
 }

@@ -13,7 +13,15 @@ use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
 
-const ROOT_KEYS: &[&str] = &["daemon", "dns", "lookalike", "dispatcher", "sinks", "nrd"];
+const ROOT_KEYS: &[&str] = &[
+    "daemon",
+    "dns",
+    "lookalike",
+    "dispatcher",
+    "sinks",
+    "nrd",
+    "response",
+];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
 /// users can read), which do not stop the daemon.
@@ -67,6 +75,12 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
     }
     warnings.append(&mut reader.warnings);
 
+    let mut response = main.response.clone();
+    response.contacts = super::response::contacts(
+        &response.contacts_file,
+        response.contacts_file_required,
+        &mut errors,
+    );
     let files = watchlist_files(&source, &main, &mut errors);
     let mut context_domains = BTreeMap::new();
     let mut context = Context {
@@ -93,6 +107,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         sinks: main.sinks,
         nrd: main.nrd,
         watchlists,
+        response,
     };
     Ok(Loaded { config, warnings })
 }
@@ -105,6 +120,7 @@ struct MainFile {
     dispatcher: super::DispatcherConfig,
     sinks: BTreeMap<String, super::SinkConfig>,
     nrd: BTreeMap<String, super::NrdConfig>,
+    response: super::ResponseConfig,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -124,6 +140,7 @@ fn main_file(
     let dispatcher_table = reader.table(root, "dispatcher", "dispatcher");
     let sinks_table = reader.table(root, "sinks", "sinks");
     let nrd_table = reader.table(root, "nrd", "nrd");
+    let response_table = reader.table(root, "response", "response");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -131,8 +148,22 @@ fn main_file(
         .map_or(0..0, |(_, value)| value.span());
     let defaults = sections::default_lookalike();
     let (sinks, sink_names) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
+    let daemon = sections::daemon(reader, daemon_table.as_ref(), base, env);
+    let smtp_sinks: Vec<String> = sinks
+        .iter()
+        .filter(|(_, sink)| matches!(sink, super::SinkConfig::Smtp(_)))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let response = super::response::response(
+        reader,
+        response_table.as_ref(),
+        base,
+        &daemon.watchlists_dir,
+        &smtp_sinks,
+    );
     MainFile {
-        daemon: sections::daemon(reader, daemon_table.as_ref(), base, env),
+        daemon,
+        response,
         dns: sections::dns(reader, dns_table.as_ref()),
         lookalike: sections::lookalike(reader, lookalike_table.as_ref(), &defaults, base),
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
@@ -219,6 +250,8 @@ fn watchlist_files(
         .filter(|path| {
             path.extension().is_some_and(|ext| ext == "toml") && (path.is_file() || !path.exists())
         })
+        // The contacts directory may sit beside the watchlists; it is not one of them.
+        .filter(|path| *path != main.response.contacts_file)
         .collect();
     files.sort();
     if files.is_empty() {

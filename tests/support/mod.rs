@@ -3,4 +3,5 @@
 pub mod daemon;
 pub mod dns;
 pub mod mail;
+pub mod response;
 pub mod webhook;
