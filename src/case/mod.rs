@@ -8,6 +8,8 @@
 //! confirmed findings only. The daemon runs [`watch`], which reminds the SOC of unanswered
 //! takedown notices and checks that taken-down items stay down.
 
+pub mod blocklist;
+pub mod iocs;
 pub mod timeline;
 pub mod triage;
 
@@ -224,4 +226,35 @@ pub fn parse_time(text: &str) -> Result<OffsetDateTime, CaseError> {
                 "invalid time {text:?}; write a date such as 2026-03-01 or a time such as 2026-03-01T08:30:00Z"
             ))
         })
+}
+
+/// Writes `bytes` to `path` so that a reader sees the old file or the new one, never a part:
+/// a temporary file in the same folder, flushed to disk, then renamed over `path`.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), CaseError> {
+    use std::io::Write as _;
+
+    let error = |source| CaseError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error(source));
+    }
+    Ok(())
 }

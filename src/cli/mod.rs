@@ -11,6 +11,7 @@ use crate::config::{self, Config, LogFormat};
 
 pub mod case;
 pub mod check;
+pub mod export;
 pub mod findings;
 pub mod match_cmd;
 pub mod permute;
@@ -72,6 +73,8 @@ pub enum Command {
     Case(case::CaseArgs),
     /// Confirm a finding or mark it a false positive.
     Triage(triage::TriageArgs),
+    /// Export blocklists and indicators of the confirmed findings.
+    Export(export::ExportArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -106,6 +109,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Triage(args) => {
             init_logging(&cli, LogFormat::Text);
             triage::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            init_logging(&cli, LogFormat::Text);
+            export::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
         }
     }
 }

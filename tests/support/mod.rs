@@ -4,4 +4,5 @@ pub mod daemon;
 pub mod dns;
 pub mod mail;
 pub mod response;
+pub mod unbound;
 pub mod webhook;
