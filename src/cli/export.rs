@@ -131,10 +131,7 @@ fn value_name(format: &impl clap::ValueEnum) -> String {
 }
 
 /// Returns the confirmed findings (of `case` when given) and the cases of each.
-fn confirmed(
-    store: &Store,
-    case: Option<i64>,
-) -> anyhow::Result<(Vec<StoredFinding>, CasesOf)> {
+fn confirmed(store: &Store, case: Option<i64>) -> anyhow::Result<(Vec<StoredFinding>, CasesOf)> {
     if let Some(id) = case {
         case::any_case(store, id)?;
     }

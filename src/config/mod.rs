@@ -29,6 +29,11 @@ pub use response::{CONTACTS_FILE, LANGUAGES};
 pub use secrets::EnvLookup;
 pub use sections::FUZZERS;
 
+/// Tells whether `text` is a mail address that the configuration would accept.
+pub fn is_mail_address(text: &str) -> bool {
+    names::check_mail_address(text).is_ok()
+}
+
 /// The compiled configuration the daemon and the CLI run on.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -261,7 +261,10 @@ fn contact(reader: &mut Reader<'_>, table: &Table<'_, '_>) -> Option<Contact> {
         .map(|(text, _)| text)
         .unwrap_or_default();
 
-    if email.is_none() && web_form.is_none() && phone.is_none() {
+    if !["email", "web_form", "phone"]
+        .iter()
+        .any(|key| table.has(key))
+    {
         reader.error(
             &table.span,
             format!("[[contact]] {} gives no way to reach it", table.name),
