@@ -11,8 +11,10 @@
 pub mod blocklist;
 pub mod contacts;
 pub mod iocs;
+pub mod templates;
 pub mod timeline;
 pub mod triage;
+pub mod warning;
 
 use std::sync::Mutex;
 

@@ -18,6 +18,7 @@ pub mod permute;
 pub mod run;
 pub mod scan;
 pub mod triage;
+pub mod warning;
 
 /// Default configuration file when neither `--config` nor `VIGIE_CONFIG` is given.
 pub const DEFAULT_CONFIG: &str = "/etc/vigie/vigie.toml";
@@ -75,6 +76,9 @@ pub enum Command {
     Triage(triage::TriageArgs),
     /// Export blocklists and indicators of the confirmed findings.
     Export(export::ExportArgs),
+    /// Render, publish and remove a case's warning page for customers.
+    #[command(name = "warning-page")]
+    WarningPage(warning::WarningArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -113,6 +117,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => {
             init_logging(&cli, LogFormat::Text);
             export::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::WarningPage(args) => {
+            init_logging(&cli, LogFormat::Text);
+            warning::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
         }
     }
 }
