@@ -17,6 +17,7 @@ pub mod match_cmd;
 pub mod permute;
 pub mod run;
 pub mod scan;
+pub mod takedown;
 pub mod triage;
 pub mod warning;
 
@@ -79,6 +80,8 @@ pub enum Command {
     /// Render, publish and remove a case's warning page for customers.
     #[command(name = "warning-page")]
     WarningPage(warning::WarningArgs),
+    /// Draft, send and follow up takedown notices.
+    Takedown(takedown::TakedownArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -121,6 +124,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::WarningPage(args) => {
             init_logging(&cli, LogFormat::Text);
             warning::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Takedown(args) => {
+            init_logging(&cli, LogFormat::Text);
+            takedown::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
         }
     }
 }

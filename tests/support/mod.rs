@@ -2,6 +2,7 @@
 
 pub mod daemon;
 pub mod dns;
+pub mod imap;
 pub mod mail;
 pub mod response;
 pub mod unbound;
