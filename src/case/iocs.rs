@@ -19,7 +19,7 @@ use crate::store::StoredFinding;
 pub enum Format {
     /// One indicator a line with its finding, defanged copy and reasons.
     Csv,
-    /// A STIX 2.1 bundle: the organization's identity, one indicator each, one grouping.
+    /// A STIX 2.1 bundle: the organization's identity, one indicator each, one report.
     Stix,
     /// A MISP event (JSON, as MISP imports it).
     Misp,
@@ -159,15 +159,19 @@ fn stix(export: &Export<'_>) -> Value {
         objects.push(indicator);
     }
     if !refs.is_empty() {
+        // A report rather than a grouping: the bundle schema lists report among the
+        // objects it knows, and a grouping there only matches the custom-object branch.
         objects.push(json!({
-            "type": "grouping",
+            "type": "report",
             "spec_version": "2.1",
-            "id": stable_id("grouping", export.title),
+            "id": stable_id("report", export.title),
             "created_by_ref": identity_id,
             "created": now,
             "modified": now,
             "name": export.title,
-            "context": "suspicious-activity",
+            "description": format!("Indicators of the scam campaign \"{}\" against {}, confirmed by its security team.", export.title, export.organization),
+            "report_types": ["campaign", "indicator"],
+            "published": now,
             "object_refs": refs,
         }));
     }

@@ -11,6 +11,7 @@
 pub mod blocklist;
 pub mod contacts;
 pub mod iocs;
+pub mod report;
 pub mod takedown;
 pub mod templates;
 pub mod timeline;

@@ -15,6 +15,7 @@ pub mod export;
 pub mod findings;
 pub mod match_cmd;
 pub mod permute;
+pub mod report;
 pub mod run;
 pub mod scan;
 pub mod takedown;
@@ -82,6 +83,8 @@ pub enum Command {
     WarningPage(warning::WarningArgs),
     /// Draft, send and follow up takedown notices.
     Takedown(takedown::TakedownArgs),
+    /// The lessons-learned report of a case; abuse reports of its scam mails.
+    Report(report::ReportArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -128,6 +131,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Takedown(args) => {
             init_logging(&cli, LogFormat::Text);
             takedown::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Report(args) => {
+            init_logging(&cli, LogFormat::Text);
+            report::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
         }
     }
 }
