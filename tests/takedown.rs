@@ -29,7 +29,7 @@ async fn setup(servers: &MailServers) -> (World, i64, i64) {
     });
     let mut finding = lookalike(
         "examp1e.test",
-        &[("a", &["198.51.100.10"]), ("mx", &["mail.examp1e.test"])],
+        &[("a", &["198.51.100.10"]), ("mx", &["mx.mailhost.test"])],
         T0,
     );
     finding.facts.insert(
@@ -365,4 +365,77 @@ async fn drafts_pick_role_language_and_refuse_what_cannot_be_sent() {
     )
     .unwrap_err();
     assert!(error.to_string().contains("is not in case"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_sends_lists_and_measures() {
+    let servers = MailServers::started();
+    let (world, case, finding) = setup(&servers).await;
+    let (case, finding) = (case.to_string(), finding.to_string());
+    let (ok, out, err) = support::response::vigie(
+        &world,
+        &[
+            "takedown",
+            "draft",
+            "--case",
+            &case,
+            "--finding",
+            &finding,
+            "--role",
+            "mail-provider",
+        ],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("To: Mailhost abuse <soc@example.test>\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Why this contact: mail server mx.mailhost.test"),
+        "{out}"
+    );
+    assert!(out.contains("Mit freundlichen Grüßen"), "{out}");
+
+    let (ok, out, err) = support::response::vigie(
+        &world,
+        &[
+            "takedown",
+            "send",
+            "--case",
+            &case,
+            "--finding",
+            &finding,
+            "--lang",
+            "en",
+        ],
+        &[("VIGIE_AUTHOR", "dave")],
+    );
+    assert!(ok, "{err}");
+    let reference = out.trim().rsplit(' ').next().unwrap().to_owned();
+    let raw = wait_for_header(
+        servers.imap_port,
+        "X-Vigie-Takedown",
+        &reference,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(raw.contains("Fraud imitating Example Test Bank"), "{raw}");
+
+    let (ok, out, err) =
+        support::response::vigie(&world, &["takedown", "status", "1", "--answered"], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "takedown 1 is now answered");
+    let (ok, out, err) = support::response::vigie(&world, &["takedown", "contacts"], &[]);
+    assert!(ok, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("parking-abuse"))
+        .unwrap();
+    assert!(line.contains("1 notice(s), 1 answered, median "), "{line}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("cert-fr") && l.contains("no notice yet")),
+        "{out}"
+    );
 }

@@ -8,6 +8,7 @@
 //! confirmed findings only. The daemon runs [`watch`], which reminds the SOC of unanswered
 //! takedown notices and checks that taken-down items stay down.
 
+pub mod arf;
 pub mod blocklist;
 pub mod contacts;
 pub mod iocs;

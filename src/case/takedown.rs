@@ -328,6 +328,31 @@ impl Mailer {
         self.from.email.domain().to_owned()
     }
 
+    /// The sender address.
+    pub fn sender(&self) -> String {
+        self.from.email.to_string()
+    }
+
+    /// Sends a message built elsewhere (an abuse report) as is, from the sender to `to`.
+    pub async fn send_raw(&self, to: &str, message: &[u8]) -> Result<(), CaseError> {
+        let failed = |reason: String| CaseError::Send {
+            recipient: to.to_owned(),
+            relay: self.relay.clone(),
+            reason,
+        };
+        let recipient: lettre::Address = to
+            .parse()
+            .map_err(|error| failed(format!("invalid recipient: {error}")))?;
+        let envelope =
+            lettre::address::Envelope::new(Some(self.from.email.clone()), vec![recipient])
+                .map_err(|error| failed(error.to_string()))?;
+        self.transport
+            .send_raw(&envelope, message)
+            .await
+            .map(drop)
+            .map_err(|error| failed(error.to_string()))
+    }
+
     /// Sends one notice with the given Message-ID (and In-Reply-To for a follow-up).
     async fn send(
         &self,

@@ -90,14 +90,11 @@ pub fn run(args: &TakedownArgs, config: &Config) -> anyhow::Result<()> {
             write_notice(&mut out, &notice)?;
         }
         TakedownCommand::Send(target) => {
-            let mailer = Mailer::from_config(config)?;
-            let (id, notice) = super::runtime()?.block_on(takedown::send(
-                &store,
-                config,
-                &actor,
-                &mailer,
-                &request(target),
-            ))?;
+            // The transport's connection pool must be made and dropped inside the runtime.
+            let (id, notice) = super::runtime()?.block_on(async {
+                let mailer = Mailer::from_config(config)?;
+                takedown::send(&store, config, &actor, &mailer, &request(target)).await
+            })?;
             writeln!(
                 out,
                 "takedown {id} sent to {} ({}), reference {}",
@@ -146,9 +143,10 @@ pub fn run(args: &TakedownArgs, config: &Config) -> anyhow::Result<()> {
             }
         }
         TakedownCommand::Followup { id } => {
-            let mailer = Mailer::from_config(config)?;
-            let done = super::runtime()?
-                .block_on(takedown::followup(&store, config, &actor, &mailer, *id))?;
+            let done = super::runtime()?.block_on(async {
+                let mailer = Mailer::from_config(config)?;
+                takedown::followup(&store, config, &actor, &mailer, *id).await
+            })?;
             writeln!(out, "follow-up {} of takedown {id} sent", done.followups)?;
             if let Some(escalation) = done.escalation {
                 writeln!(out, "{}", escalation.text)?;
