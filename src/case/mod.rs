@@ -9,6 +9,7 @@
 //! takedown notices and checks that taken-down items stay down.
 
 pub mod arf;
+pub mod audit;
 pub mod blocklist;
 pub mod contacts;
 pub mod iocs;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Config, LogFormat};
 
+pub mod audit;
 pub mod case;
 pub mod check;
 pub mod export;
@@ -85,6 +86,8 @@ pub enum Command {
     Takedown(takedown::TakedownArgs),
     /// The lessons-learned report of a case; abuse reports of its scam mails.
     Report(report::ReportArgs),
+    /// Audit the mail authentication (SPF, DMARC, DKIM) of the legitimate domains.
+    Audit(audit::AuditArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -135,6 +138,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => {
             init_logging(&cli, LogFormat::Text);
             report::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Audit(args) => {
+            init_logging(&cli, LogFormat::Text);
+            audit::run(args, &load_config(&args.config.config)?)
         }
     }
 }
