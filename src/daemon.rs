@@ -47,6 +47,12 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
 
     let sinks = build_sinks(&config_tx.borrow())?;
     let mut dispatcher = start_dispatcher(&store, sinks, &config_tx.borrow(), &wake, &shutdown);
+    let response_watch = tokio::spawn(crate::case::watch::run(
+        store.clone(),
+        config_rx.clone(),
+        wake.clone(),
+        shutdown.clone(),
+    ));
     let context = SourceContext {
         pipeline,
         config: config_rx,
@@ -61,6 +67,7 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
             sources::nrd::SOURCE,
             tokio::spawn(sources::nrd::run(context)),
         ),
+        ("response-watch", response_watch),
     ];
 
     // Handlers go in before READY: systemd may send SIGHUP as soon as it sees READY, and the

@@ -19,6 +19,7 @@ pub mod templates;
 pub mod timeline;
 pub mod triage;
 pub mod warning;
+pub mod watch;
 
 use std::sync::Mutex;
 
