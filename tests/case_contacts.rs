@@ -38,7 +38,7 @@ fn directory_errors_name_file_line_and_fix() {
     std::fs::create_dir_all(dir.path().join("watchlists")).unwrap();
     std::fs::write(
         dir.path().join("vigie.toml"),
-        "[daemon]\nstate_dir = \"state\"\n[response]\nlanguage = \"it\"\n",
+        "[daemon]\nstate_dir = \"state\"\n[response]\nlanguage = \"it\"\nsink = \"pager\"\nsender = \"abuse desk\"\nanswer_hours = 0\n",
     )
     .unwrap();
     std::fs::write(
@@ -55,6 +55,15 @@ fn directory_errors_name_file_line_and_fix() {
         (
             "vigie.toml:4:12",
             "invalid value \"it\" for response.language",
+        ),
+        (
+            "vigie.toml:5:8",
+            "response.sink \"pager\" is not an SMTP sink of vigie.toml",
+        ),
+        ("vigie.toml:6:10", "response.sender: "),
+        (
+            "vigie.toml:7:16",
+            "response.answer_hours must be between 1 and 2160 hours",
         ),
         (
             "contacts.toml:4:8",

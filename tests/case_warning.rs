@@ -161,6 +161,12 @@ async fn bad_language_template_and_web_root_are_refused() {
         error.to_string().contains("use one of en, fr, de, es"),
         "{error}"
     );
+    let error =
+        warning::publish(&world.store, &world.config, &actor, case, &["../x".into()]).unwrap_err();
+    assert!(
+        error.to_string().contains("invalid language \"../x\""),
+        "{error}"
+    );
 
     // An edited template with a mistake is named with its line, and nothing is written.
     let templates = world.dir.path().join("templates/warning");

@@ -214,6 +214,23 @@ pub fn looks_like_domain(text: &str) -> bool {
         })
 }
 
+/// Checks that a language code is safe to put in a template or file name: two lower-case
+/// letters, optionally followed by `-` and a region or script (`pt-br`).
+pub fn check_language_code(language: &str) -> Result<(), CaseError> {
+    let (base, rest) = language.split_once('-').unwrap_or((language, ""));
+    let valid = base.len() == 2
+        && base.chars().all(|c| c.is_ascii_lowercase())
+        && rest.len() <= 8
+        && rest.chars().all(|c| c.is_ascii_alphanumeric())
+        && (rest.is_empty() == !language.contains('-'));
+    if valid {
+        return Ok(());
+    }
+    Err(CaseError::Invalid(format!(
+        "invalid language {language:?}; write an ISO 639-1 code such as fr"
+    )))
+}
+
 /// Formats a time as RFC 3339, for messages and documents.
 pub fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339)

@@ -207,6 +207,7 @@ fn render_notice(
             .map(|at| at.date().to_string())
             .unwrap_or_default(),
     };
+    super::check_language_code(&language)?;
     let name = format!("takedown/{language}.txt");
     if !templates::exists(config.response.templates_dir.as_deref(), &name) {
         return Err(CaseError::Invalid(format!(

@@ -37,6 +37,7 @@ pub struct PageContext {
 
 /// Checks a language code against the shipped templates (or an override of that name).
 pub fn check_language(config: &Config, language: &str) -> Result<(), CaseError> {
+    super::check_language_code(language)?;
     let name = format!("warning/{language}.html");
     if templates::exists(config.response.templates_dir.as_deref(), &name) {
         return Ok(());

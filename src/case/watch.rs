@@ -35,11 +35,23 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// Time between two reminder passes.
 const REMINDER_PERIOD: Duration = Duration::from_secs(60);
 
-/// What a site check found.
+/// The result of a site check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteState {
     pub up: bool,
     pub detail: String,
+    /// False when the check could not tell (DNS gave no answer): the previous state stays.
+    pub known: bool,
+}
+
+impl SiteState {
+    fn new(up: bool, detail: String) -> SiteState {
+        SiteState {
+            up,
+            detail,
+            known: true,
+        }
+    }
 }
 
 /// Checks whether a taken-down site answers again.
@@ -97,15 +109,13 @@ impl SiteProbe for HttpProbe {
         let records = match self.resolver.resolve(host).await {
             Resolution::Registered(records) => records,
             Resolution::NotRegistered => {
-                return SiteState {
-                    up: false,
-                    detail: "the name does not resolve (NXDOMAIN)".to_owned(),
-                };
+                return SiteState::new(false, "the name does not resolve (NXDOMAIN)".to_owned());
             }
             Resolution::Unknown(reason) => {
                 return SiteState {
                     up: false,
                     detail: format!("DNS gave no answer: {reason}"),
+                    known: false,
                 };
             }
         };
@@ -116,32 +126,23 @@ impl SiteProbe for HttpProbe {
             .filter_map(|text| text.parse().ok())
             .collect();
         let Some(address) = addresses.first().copied() else {
-            return SiteState {
-                up: false,
-                detail: "no address record".to_owned(),
-            };
+            return SiteState::new(false, "no address record".to_owned());
         };
         if !self.allow_private && !is_public(address) {
-            return SiteState {
-                up: false,
-                detail: format!(
+            return SiteState::new(
+                false,
+                format!(
                     "points at the non-public address {address}, not checked (recovery_private_addresses is off)"
                 ),
-            };
+            );
         }
         match self.fetch(host, address).await {
-            Ok((status, bytes)) if status < 400 => SiteState {
-                up: true,
-                detail: format!("{address} answers HTTP {status} ({bytes} bytes)"),
-            },
-            Ok((status, _)) => SiteState {
-                up: false,
-                detail: format!("{address} answers HTTP {status}"),
-            },
-            Err(reason) => SiteState {
-                up: false,
-                detail: format!("{address} does not answer: {reason}"),
-            },
+            Ok((status, bytes)) if status < 400 => SiteState::new(
+                true,
+                format!("{address} answers HTTP {status} ({bytes} bytes)"),
+            ),
+            Ok((status, _)) => SiteState::new(false, format!("{address} answers HTTP {status}")),
+            Err(reason) => SiteState::new(false, format!("{address} does not answer: {reason}")),
         }
     }
 }
@@ -187,7 +188,8 @@ fn hosts_of(target: &str) -> (Option<String>, Option<String>) {
     let host = if let Ok(url) = reqwest::Url::parse(target) {
         url.host_str().map(str::to_owned)
     } else if let Some((_, domain)) = target.rsplit_once('@') {
-        return (Some(domain.to_ascii_lowercase()), None);
+        let domain = domain.to_ascii_lowercase();
+        return (looks_like_domain(&domain).then_some(domain), None);
     } else {
         Some(target.to_owned())
     };
@@ -224,14 +226,14 @@ async fn check_one<P: SiteProbe>(
     takedown: &Takedown,
 ) -> Result<bool, CaseError> {
     let (mail_domain, site) = hosts_of(&takedown.target);
-    let site_state = match &site {
-        Some(host) => probe.check(host).await,
-        None => SiteState {
-            up: false,
-            detail: "not a web site".to_owned(),
-        },
-    };
     let previous = store.recovery_check(takedown.id)?;
+    let mut site_state = match &site {
+        Some(host) => probe.check(host).await,
+        None => SiteState::new(false, "not a web site".to_owned()),
+    };
+    if !site_state.known {
+        site_state.up = previous.as_ref().is_some_and(|p| p.site_up);
+    }
     let (mx_up, mx_detail) = match &mail_domain {
         Some(domain) => match resolver.resolve(domain).await {
             Resolution::Registered(records) if !records.mx.is_empty() => (
