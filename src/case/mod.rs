@@ -222,7 +222,7 @@ pub fn check_language_code(language: &str) -> Result<(), CaseError> {
         && base.chars().all(|c| c.is_ascii_lowercase())
         && rest.len() <= 8
         && rest.chars().all(|c| c.is_ascii_alphanumeric())
-        && (rest.is_empty() == !language.contains('-'));
+        && (rest.is_empty() != language.contains('-'));
     if valid {
         return Ok(());
     }
