@@ -68,7 +68,7 @@ fn reported_mail(finding: &StoredFinding) -> Option<ReportedMail<'_>> {
     }
 }
 
-/// Who reports, as written in the reports.
+/// Sender, recipient and organization written in the reports.
 pub struct Reporter<'a> {
     pub from: &'a str,
     pub to: &'a str,

@@ -2,11 +2,15 @@
 //! read through the project resolver, and their weaknesses with the fix.
 //!
 //! A scammer who can send mail as the company's own domain needs no lookalike, so this is
-//! part of the preparation step. The checks follow RFC 7208 (SPF: one record, an `-all` or
-//! `~all` ending, at most 10 DNS-querying terms and 2 void lookups), RFC 7489 (DMARC: a
-//! policy that rejects or quarantines, on subdomains too, for all mail, with aggregate
-//! reports) and RFC 6376/8301 (DKIM: published selectors, RSA keys of 2048 bits or more).
-//! The records are parsed here: the checks need only their terms, not an evaluator.
+//! part of the preparation step. The checks follow three standards:
+//!
+//! - RFC 7208 for SPF: one record, an `-all` or `~all` ending, at most 10 DNS-querying terms
+//!   and 2 void lookups;
+//! - RFC 7489 for DMARC: a policy that rejects or quarantines all mail, on subdomains too,
+//!   with aggregate reports;
+//! - RFC 6376 and RFC 8301 for DKIM: published selectors, RSA keys of 2048 bits or more.
+//!
+//! The records are parsed here, because the checks need only their terms, not an evaluator.
 
 use std::collections::BTreeSet;
 
@@ -15,7 +19,7 @@ use serde::Serialize;
 use crate::config::{Config, DomainStatus};
 use crate::net::dns::{Resolver, TxtResolution};
 
-/// How bad a weakness is.
+/// Severity of a weakness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
@@ -67,8 +71,8 @@ impl DomainAudit {
     }
 }
 
-/// The legitimate domains of every watchlist with whether they send mail, and the DKIM
-/// selectors of each (from `[response] dkim_selectors` and `extra`).
+/// Lists the legitimate domains of every watchlist with whether they send mail, and the
+/// DKIM selectors of each (from `[response] dkim_selectors` and `extra`).
 pub fn targets(config: &Config, extra: &[String]) -> Vec<(String, bool, Vec<String>)> {
     let selectors: Vec<&String> = config
         .response
@@ -627,8 +631,8 @@ fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     (rest.len() >= length).then(|| (tag, &rest[..length], &rest[length..]))
 }
 
-/// The size in bits of the modulus of an RSA public key, given as SubjectPublicKeyInfo or
-/// as a bare PKCS #1 RSAPublicKey (both occur in DKIM records).
+/// Returns the size in bits of the modulus of an RSA public key, given as
+/// SubjectPublicKeyInfo or as a bare PKCS #1 RSAPublicKey (DKIM records use both).
 fn rsa_modulus_bits(der: &[u8]) -> Option<u32> {
     let (tag, body, _) = der_element(der)?;
     if tag != 0x30 {

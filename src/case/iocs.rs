@@ -25,7 +25,7 @@ pub enum Format {
     Misp,
 }
 
-/// What an export is made of.
+/// Contents of an export.
 pub struct Export<'a> {
     /// Name of the case, or of the export when it spans every case.
     pub title: &'a str,
@@ -159,8 +159,8 @@ fn stix(export: &Export<'_>) -> Value {
         objects.push(indicator);
     }
     if !refs.is_empty() {
-        // A report rather than a grouping: the bundle schema lists report among the
-        // objects it knows, and a grouping there only matches the custom-object branch.
+        // A report rather than a grouping, because the bundle schema lists report among its
+        // object types and would match a grouping only against its custom-object branch.
         objects.push(json!({
             "type": "report",
             "spec_version": "2.1",

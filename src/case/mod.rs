@@ -60,7 +60,7 @@ pub enum CaseError {
     Store(#[from] StoreError),
 }
 
-/// Where the response takes the current time from, so that tests can move it.
+/// Source of the current time, so that tests can move it.
 pub trait Clock: Send + Sync {
     fn now(&self) -> OffsetDateTime;
 }
@@ -75,7 +75,7 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to.
+/// A clock that moves only when a test sets or advances it.
 #[derive(Debug)]
 pub struct FixedClock(Mutex<OffsetDateTime>);
 
@@ -134,14 +134,14 @@ fn login_name() -> Option<String> {
     }
 }
 
-/// Who acts and when, for the events an operation writes.
+/// Author and clock of the events an operation writes.
 pub struct Actor<'a> {
     pub author: &'a str,
     pub clock: &'a dyn Clock,
 }
 
 impl Actor<'_> {
-    /// An event at the clock's time by this author.
+    /// Builds an event at the clock's time by this author.
     pub fn event<'e>(
         &'e self,
         kind: &'e str,
@@ -181,8 +181,8 @@ pub fn any_case(store: &Store, id: i64) -> Result<Case, CaseError> {
     store.case(id)?.ok_or(CaseError::NoCase(id))
 }
 
-/// The domains a finding points at: its subject when it is a domain name, and its domain
-/// indicators, lower-case and without duplicates.
+/// Lists the domains a finding points at: its subject when it is a domain name, and its
+/// domain indicators, lower-case and without duplicates.
 pub fn finding_domains(finding: &StoredFinding) -> Vec<String> {
     let mut domains = Vec::new();
     let mut push = |name: &str| {

@@ -1,10 +1,11 @@
 //! The lessons-learned report of a case, in Markdown or HTML, from `report/case.md` and
 //! `report/case.html`.
 //!
-//! The figures come from the store: time to detect (campaign start to first sighting, when
-//! the start is known), to first action (first sighting to the first confirmation, export,
-//! notice or warning page) and to takedown (first sighting to the first item reported down).
-//! What went right and wrong, and the costs, are the notes and figures entered on the case.
+//! The figures come from the store. The time to detect runs from the campaign's start (when
+//! known) to the first sighting; the time to first action from that sighting to the first
+//! confirmation, export, notice, warning page or spam report; the time to takedown from that
+//! sighting to the first item reported down. What went right and wrong, and the costs, are
+//! the notes and figures entered on the case.
 
 use std::collections::BTreeMap;
 
@@ -349,7 +350,7 @@ fn context(
     })
 }
 
-/// The cost events of a case and their totals by currency.
+/// Collects the cost events of a case and their totals by currency.
 fn costs(events: &[crate::store::CaseEvent]) -> (Vec<Cost>, Vec<Total>) {
     let mut costs = Vec::new();
     let mut totals: BTreeMap<String, f64> = BTreeMap::new();

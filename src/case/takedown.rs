@@ -25,7 +25,7 @@ use crate::store::{AlertEvent, NewTakedown, ResponseAlert, Store, StoredFinding,
 /// Header naming the notice's reference, for mail rules and the tests.
 pub const REFERENCE_HEADER: &str = "X-Vigie-Takedown";
 
-/// What a takedown is about and to whom it goes.
+/// Finding, case and contact of a takedown.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub case_id: i64,
@@ -470,7 +470,7 @@ pub async fn send(
     Ok((id, notice))
 }
 
-/// What a follow-up did.
+/// Outcome of a follow-up.
 #[derive(Debug, Clone)]
 pub struct FollowedUp {
     pub notice: Notice,

@@ -16,7 +16,7 @@ use crate::config::{Config, DomainStatus, LANGUAGES};
 use crate::model::{IndicatorKind, defang};
 use crate::store::Store;
 
-/// What the warning templates receive.
+/// Context of the warning templates.
 #[derive(Debug, Clone, Serialize)]
 pub struct PageContext {
     pub language: String,

@@ -2,9 +2,9 @@
 //! and it keeps checking that taken-down items stay down.
 //!
 //! After a takedown is recorded as down, every `[response] recovery_interval_secs` the site is
-//! asked for over HTTP (does it answer?) and the domain for its MX records (can it receive
-//! mail again?). When either comes back, an alert goes to the outbox with a `came-back` event
-//! on the case, in one transaction; the item then shows as back in `vigie case show`.
+//! requested over HTTP (does it answer?) and the domain's MX records are resolved (can it
+//! receive mail again?). When either comes back, one transaction writes an alert to the
+//! outbox and a `came-back` event on the case, so `vigie case show` lists the item as back.
 //!
 //! The HTTP check sits behind [`SiteProbe`]. [`HttpProbe`] is a plain status check through
 //! reqwest: it resolves the name with the project resolver, refuses loopback, private and
@@ -183,7 +183,8 @@ pub fn is_public(address: IpAddr) -> bool {
     }
 }
 
-/// The domain whose MX records and the host whose web site a takedown's target points at.
+/// Returns the domain whose MX records are checked and the host whose site is checked for
+/// a takedown's target (a domain, a URL or a mail address).
 fn hosts_of(target: &str) -> (Option<String>, Option<String>) {
     let host = if let Ok(url) = reqwest::Url::parse(target) {
         url.host_str().map(str::to_owned)
@@ -250,7 +251,7 @@ async fn check_one<P: SiteProbe>(
             ),
             Resolution::Registered(_) => (false, "no MX record".to_owned()),
             Resolution::NotRegistered => (false, "the name does not resolve (NXDOMAIN)".to_owned()),
-            // An unanswered query says nothing: the previous state stands.
+            // A query without answer proves nothing, so the previous state is kept.
             Resolution::Unknown(reason) => (
                 previous.as_ref().is_some_and(|p| p.mx_up),
                 format!("DNS gave no answer: {reason}"),
@@ -320,8 +321,8 @@ async fn check_one<P: SiteProbe>(
     Ok(true)
 }
 
-/// The daemon task: reminders every minute, recovery checks every
-/// `recovery_interval_secs`, until `shutdown`. `wake` is told when alerts were written.
+/// Runs the daemon task: reminders every minute and recovery checks every
+/// `recovery_interval_secs`, until `shutdown`. It notifies `wake` when it wrote alerts.
 pub async fn run(
     store: Arc<Store>,
     config: watch::Receiver<Arc<Config>>,
