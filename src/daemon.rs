@@ -57,6 +57,12 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
     ));
     let health_server =
         start_health_server(&config_tx.borrow(), &health, &store, &shutdown).await?;
+    let response_watch = tokio::spawn(crate::case::watch::run(
+        store.clone(),
+        config_rx.clone(),
+        wake.clone(),
+        shutdown.clone(),
+    ));
     let context = SourceContext {
         pipeline,
         config: config_rx,
@@ -76,6 +82,7 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
             tokio::spawn(crate::watch::run(context.clone())),
         ),
         (sources::ct::SOURCE, tokio::spawn(sources::ct::run(context))),
+        ("response-watch", response_watch),
     ];
 
     // Handlers go in before READY: systemd may send SIGHUP as soon as it sees READY, and the

@@ -1,7 +1,8 @@
 //! The one path from a source's finding to the store and the outbox.
 //!
 //! Every source hands its findings to [`Pipeline::submit`]. The pipeline applies the rules
-//! that hold for every source: legitimate and allow-listed names are silent, a watchlist's
+//! that hold for every source: legitimate and allow-listed names (the watchlist's `allow`
+//! and the false positives allow-listed at triage) are silent, a watchlist's
 //! `min_severity` decides whether an alert is raised, and routing picks the sinks. It then
 //! records the finding and its alerts in one store transaction and wakes the dispatcher.
 //! Sources never talk to sinks.
@@ -33,7 +34,8 @@ pub enum PipelineError {
 pub enum Submitted {
     /// The subject is a legitimate domain (or under one) of the watchlist: dropped.
     Legitimate,
-    /// The subject is on the watchlist's allow list: dropped.
+    /// The subject is on the watchlist's allow list, or on the allow list kept in the store
+    /// by triage (`vigie triage --false-positive --allow`): dropped.
     AllowListed,
     /// Recorded; `alerted` is true when alert rows were written to the outbox.
     Recorded { recorded: Recorded, alerted: bool },
@@ -94,10 +96,20 @@ impl Pipeline {
 
         let store = self.store.clone();
         let routed = !sinks.is_empty();
+        // The allow list kept by triage lives in the store, so it is read in the same
+        // blocking call that records the finding.
         let recorded = tokio::task::spawn_blocking(move || {
-            store.record_finding(&finding, &sinks, &alert::render)
+            if store.is_allow_listed(&finding.watchlist, &finding.subject)? {
+                return Ok(None);
+            }
+            store
+                .record_finding(&finding, &sinks, &alert::render)
+                .map(Some)
         })
-        .await??;
+        .await?;
+        let Some(recorded) = recorded? else {
+            return Ok(Submitted::AllowListed);
+        };
 
         let alerted = routed && !matches!(recorded, Recorded::Unchanged { .. });
         if alerted {

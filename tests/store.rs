@@ -676,6 +676,7 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         evidence: Default::default(),
         rdap: Default::default(),
         watchlists: Vec::new(),
+        response: Default::default(),
     }
 }
 

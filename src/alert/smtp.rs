@@ -58,24 +58,11 @@ impl SmtpSink {
             ));
         }
 
-        let tls = tls_mode(config)
-            .map_err(|error| invalid(format!("TLS setup for {} failed: {error}", config.host)))?;
-        // `builder_dangerous` starts without TLS; `tls` sets the mode chosen above.
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host).tls(tls);
-        builder = builder
-            .port(config.port)
-            .timeout(Some(Duration::from_secs(config.timeout_secs)));
-        if let (Some(user), Some(password)) = (&config.username, &config.password) {
-            builder =
-                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
-        }
-
         Ok(SmtpSink {
             name: name.to_owned(),
             relay: format!("{}:{}", config.host, config.port),
             security: config.security,
-            transport: builder.build(),
+            transport: transport(name, config)?,
             from,
             to,
         })
@@ -167,6 +154,28 @@ impl SmtpSink {
             reason: format!("cannot build the mail: {error}"),
         })
     }
+}
+
+/// Builds the lettre transport for the relay of an SMTP sink (TLS mode, certificates,
+/// credentials, timeout); no connection is made. The takedown notices go out through it too.
+pub fn transport(
+    name: &str,
+    config: &SmtpSinkConfig,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, SinkError> {
+    let tls = tls_mode(config).map_err(|error| SinkError::Config {
+        sink: name.to_owned(),
+        reason: format!("TLS setup for {} failed: {error}", config.host),
+    })?;
+    // `builder_dangerous` starts without TLS; `tls` sets the mode chosen above.
+    let mut builder =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host).tls(tls);
+    builder = builder
+        .port(config.port)
+        .timeout(Some(Duration::from_secs(config.timeout_secs)));
+    if let (Some(user), Some(password)) = (&config.username, &config.password) {
+        builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+    }
+    Ok(builder.build())
 }
 
 /// Picks lettre's TLS mode for `security`. `starttls` maps to [`Tls::Required`], so a relay

@@ -9,15 +9,22 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{self, Config, LogFormat};
 
+pub mod audit;
+pub mod case;
 pub mod check;
 pub mod db;
+pub mod export;
 pub mod finding;
 pub mod findings;
 pub mod mail;
 pub mod match_cmd;
 pub mod permute;
+pub mod report;
 pub mod run;
 pub mod scan;
+pub mod takedown;
+pub mod triage;
+pub mod warning;
 
 /// Default configuration file when neither `--config` nor `VIGIE_CONFIG` is given.
 pub const DEFAULT_CONFIG: &str = "/etc/vigie/vigie.toml";
@@ -76,6 +83,21 @@ pub enum Command {
     /// Analyse mails: real sender IP, URLs, domains, addresses and findings.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Open, fill, show and close cases.
+    Case(case::CaseArgs),
+    /// Confirm a finding or mark it a false positive.
+    Triage(triage::TriageArgs),
+    /// Export blocklists and indicators of the confirmed findings.
+    Export(export::ExportArgs),
+    /// Render, publish and remove a case's warning page for customers.
+    #[command(name = "warning-page")]
+    WarningPage(warning::WarningArgs),
+    /// Draft, send and follow up takedown notices.
+    Takedown(takedown::TakedownArgs),
+    /// The lessons-learned report of a case; abuse reports of its scam mails.
+    Report(report::ReportArgs),
+    /// Audit the mail authentication (SPF, DMARC, DKIM) of the legitimate domains.
+    Audit(audit::AuditArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -122,6 +144,34 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mail::MailCommand::Inspect(args) = command;
             let config = args.config.as_deref().map(load_config).transpose()?;
             mail::run(command, config.as_ref())
+        }
+        Command::Case(args) => {
+            init_logging(&cli, LogFormat::Text);
+            case::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Triage(args) => {
+            init_logging(&cli, LogFormat::Text);
+            triage::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Export(args) => {
+            init_logging(&cli, LogFormat::Text);
+            export::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::WarningPage(args) => {
+            init_logging(&cli, LogFormat::Text);
+            warning::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Takedown(args) => {
+            init_logging(&cli, LogFormat::Text);
+            takedown::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Report(args) => {
+            init_logging(&cli, LogFormat::Text);
+            report::run(args, &load_config(&args.config.config)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Audit(args) => {
+            init_logging(&cli, LogFormat::Text);
+            audit::run(args, &load_config(&args.config.config)?)
         }
     }
 }

@@ -26,6 +26,7 @@ const ROOT_KEYS: &[&str] = &[
     "fetch",
     "evidence",
     "rdap",
+    "response",
 ];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
@@ -80,6 +81,12 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
     }
     warnings.append(&mut reader.warnings);
 
+    let mut response = main.response.clone();
+    response.contacts = super::response::contacts(
+        &response.contacts_file,
+        response.contacts_file_required,
+        &mut errors,
+    );
     let files = watchlist_files(&source, &main, &mut errors);
     let reference_checks = std::mem::take(&mut main.reference_checks);
     let mut context_domains = BTreeMap::new();
@@ -120,6 +127,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         evidence: main.evidence,
         rdap: main.rdap,
         watchlists,
+        response,
     };
     Ok(Loaded { config, warnings })
 }
@@ -141,6 +149,7 @@ struct MainFile {
     rdap: super::RdapConfig,
     /// Watchlists named by `[[evidence.reference]]`, checked once the watchlists are read.
     reference_checks: Vec<evidence::WatchlistCheck>,
+    response: super::ResponseConfig,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -166,6 +175,7 @@ fn main_file(
     let fetch_table = reader.table(root, "fetch", "fetch");
     let evidence_table = reader.table(root, "evidence", "evidence");
     let rdap_table = reader.table(root, "rdap", "rdap");
+    let response_table = reader.table(root, "response", "response");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -175,8 +185,22 @@ fn main_file(
     let (sinks, sink_names, sink_policies) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
     let mut reference_checks = Vec::new();
     let evidence = evidence::evidence(reader, evidence_table.as_ref(), base, &mut reference_checks);
+    let daemon = sections::daemon(reader, daemon_table.as_ref(), base, env);
+    let smtp_sinks: Vec<String> = sinks
+        .iter()
+        .filter(|(_, sink)| matches!(sink, super::SinkConfig::Smtp(_)))
+        .map(|(name, _)| name.clone())
+        .collect();
+    let response = super::response::response(
+        reader,
+        response_table.as_ref(),
+        base,
+        &daemon.watchlists_dir,
+        &smtp_sinks,
+    );
     MainFile {
-        daemon: sections::daemon(reader, daemon_table.as_ref(), base, env),
+        daemon,
+        response,
         dns: sections::dns(reader, dns_table.as_ref()),
         lookalike: sections::lookalike(reader, lookalike_table.as_ref(), &defaults, base),
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
@@ -271,6 +295,8 @@ fn watchlist_files(
         .filter(|path| {
             path.extension().is_some_and(|ext| ext == "toml") && (path.is_file() || !path.exists())
         })
+        // The contacts directory may sit beside the watchlists; it is not one of them.
+        .filter(|path| *path != main.response.contacts_file)
         .collect();
     files.sort();
     if files.is_empty() {

@@ -19,6 +19,7 @@ mod load;
 mod mail;
 mod names;
 mod nrd;
+mod response;
 mod secrets;
 mod sections;
 mod sinks;
@@ -31,8 +32,14 @@ pub use evidence::{
     DEFAULT_USER_AGENT, EvidenceConfig, FetchConfig, RdapConfig, ReferenceLocation, ReferencePage,
 };
 pub use load::{Loaded, load, load_with_env};
+pub use response::{CONTACTS_FILE, LANGUAGES};
 pub use secrets::EnvLookup;
 pub use sections::FUZZERS;
+
+/// Tells whether `text` is a mail address that the configuration would accept.
+pub fn is_mail_address(text: &str) -> bool {
+    names::check_mail_address(text).is_ok()
+}
 
 /// The compiled configuration the daemon and the CLI run on.
 #[derive(Debug, Clone)]
@@ -67,6 +74,164 @@ pub struct Config {
     pub rdap: RdapConfig,
     /// Every watchlist file, sorted by file name.
     pub watchlists: Vec<Watchlist>,
+    /// `[response]` and the contacts directory.
+    pub response: ResponseConfig,
+}
+
+/// `[response]`: settings of the response commands (cases, takedowns, warning page,
+/// recovery checks), and the contacts directory read from `contacts_file`.
+#[derive(Debug, Clone)]
+pub struct ResponseConfig {
+    /// Folder the warning pages are written to (served by the company's web server).
+    /// Default: none; `vigie warning-page publish` then refuses to run.
+    pub web_root: Option<PathBuf>,
+    /// Folder of template overrides (`warning/LANG.html`, `takedown/LANG.txt`,
+    /// `report/case.md`, `report/case.html`); a template missing there is the built-in one.
+    /// Default: none, only the built-in templates.
+    pub templates_dir: Option<PathBuf>,
+    /// The contacts directory. Default: `contacts.toml` in the watchlists folder.
+    pub contacts_file: PathBuf,
+    /// Whether `contacts_file` was set, which makes a missing file an error.
+    pub contacts_file_required: bool,
+    /// SMTP sink whose relay sends the takedown notices. Default: the first SMTP sink.
+    pub sink: Option<String>,
+    /// From address of takedown notices. Default: none; `vigie takedown send` then refuses.
+    pub sender: Option<String>,
+    /// Reply-To address of takedown notices. Default: the sender.
+    pub reply_to: Option<String>,
+    /// Name that signs notices and warning pages. Default: the brand of the watchlist.
+    pub organization: Option<String>,
+    /// Where customers report a scam, shown on the warning page. Default: none.
+    pub report_email: Option<String>,
+    pub report_url: Option<String>,
+    pub report_phone: Option<String>,
+    /// Language of notices to contacts that list none, and of the warning page by default.
+    /// Default: "en".
+    pub language: String,
+    /// Hours a takedown notice may go without answer before the SOC is reminded. Default: 48.
+    pub answer_hours: u64,
+    /// Follow-ups sent without answer after which escalation to a CERT is proposed.
+    /// Default: 2.
+    pub followups_before_escalation: u32,
+    /// Time between two recovery checks of a taken-down item, in seconds. Default: 3600.
+    pub recovery_interval_secs: u64,
+    /// Time allowed for one HTTP check of a taken-down site, in seconds. Default: 10.
+    pub recovery_timeout_secs: u64,
+    /// Let recovery checks connect to loopback, private and other non-public addresses.
+    /// Default: false (a lookalike pointing at an internal address is never fetched).
+    pub recovery_private_addresses: bool,
+    /// DKIM selectors that `vigie audit mail-auth` checks: `"selector"` for every
+    /// legitimate domain, `"domain:selector"` for one. Default: none.
+    pub dkim_selectors: Vec<String>,
+    /// The `[[contact]]` entries of the contacts directory, in file order.
+    pub contacts: Vec<Contact>,
+}
+
+impl Default for ResponseConfig {
+    fn default() -> Self {
+        ResponseConfig {
+            web_root: None,
+            templates_dir: None,
+            contacts_file: PathBuf::from(CONTACTS_FILE),
+            contacts_file_required: false,
+            sink: None,
+            sender: None,
+            reply_to: None,
+            organization: None,
+            report_email: None,
+            report_url: None,
+            report_phone: None,
+            language: "en".to_string(),
+            answer_hours: 48,
+            followups_before_escalation: 2,
+            recovery_interval_secs: 3600,
+            recovery_timeout_secs: 10,
+            recovery_private_addresses: false,
+            dkim_selectors: Vec::new(),
+            contacts: Vec::new(),
+        }
+    }
+}
+
+/// One entry of the contacts directory.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Contact {
+    /// Stable id, used on the command line and in the store. Required.
+    pub id: String,
+    /// Display name. Default: the id.
+    pub name: String,
+    pub role: ContactRole,
+    pub email: Option<String>,
+    pub web_form: Option<String>,
+    pub phone: Option<String>,
+    /// ISO 639-1 codes, the preferred one first. Default: none (the `[response]` language).
+    pub languages: Vec<String>,
+    /// The way that works best with this contact. Default: email.
+    pub preferred: ContactChannel,
+    /// ISO 3166 alpha-2 code, upper-case; required for a CERT.
+    pub country: Option<String>,
+    /// Domains the contact answers for, ASCII lower-case: a hoster's name-server or host
+    /// domains, a mail provider's domains, a registry's TLD, a social network's domain.
+    pub covers: Vec<String>,
+    pub note: String,
+}
+
+/// What a contact can do in a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContactRole {
+    /// People accredited to decide for the company (legal, communication, management).
+    Decision,
+    /// The owner of a compromised site that hosts the scam.
+    SiteOwner,
+    Hosting,
+    Registrar,
+    Registry,
+    MailProvider,
+    SocialNetwork,
+    /// A national CERT or CSIRT, to which a takedown can be escalated.
+    Cert,
+}
+
+impl ContactRole {
+    pub const ALL: [ContactRole; 8] = [
+        ContactRole::Decision,
+        ContactRole::SiteOwner,
+        ContactRole::Hosting,
+        ContactRole::Registrar,
+        ContactRole::Registry,
+        ContactRole::MailProvider,
+        ContactRole::SocialNetwork,
+        ContactRole::Cert,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactRole::Decision => "decision",
+            ContactRole::SiteOwner => "site-owner",
+            ContactRole::Hosting => "hosting",
+            ContactRole::Registrar => "registrar",
+            ContactRole::Registry => "registry",
+            ContactRole::MailProvider => "mail-provider",
+            ContactRole::SocialNetwork => "social-network",
+            ContactRole::Cert => "cert",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ContactRole> {
+        ContactRole::ALL
+            .into_iter()
+            .find(|role| role.as_str() == text)
+    }
+}
+
+/// `preferred` of a contact: `"email"`, `"web-form"` or `"phone"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContactChannel {
+    Email,
+    WebForm,
+    Phone,
 }
 
 /// `[nrd.NAME]`: one list of newly registered domains, one domain a line, plain or gzip.

@@ -60,6 +60,17 @@ pub enum Resolution {
     Unknown(String),
 }
 
+/// What a TXT lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxtResolution {
+    /// The name exists; its TXT records, each as one string (empty when it has none).
+    Found(Vec<String>),
+    /// NXDOMAIN: the name does not exist.
+    NoName,
+    /// SERVFAIL, timeout or refusal, with the reason.
+    Unknown(String),
+}
+
 /// Error building a [`Resolver`].
 #[derive(Debug, thiserror::Error)]
 pub enum DnsError {
@@ -372,6 +383,36 @@ impl Resolver {
                 in_flight -= 1;
                 done(index, resolution);
             }
+        }
+    }
+
+    /// Looks up the TXT records of `name` (SPF, DMARC, DKIM keys), through hickory-resolver
+    /// and the same nameservers. Each record's character-strings are joined without a
+    /// separator, as SPF (RFC 7208, 3.3) and DKIM (RFC 6376, 3.6.2.2) read them.
+    pub async fn txt(&self, name: &str) -> TxtResolution {
+        let parsed = match Name::from_ascii(name.trim_end_matches('.')) {
+            Ok(mut parsed) => {
+                parsed.set_fqdn(true);
+                parsed
+            }
+            Err(error) => return TxtResolution::Unknown(format!("invalid name: {error}")),
+        };
+        match self.lookup_with_tcp(parsed, RecordType::TXT).await {
+            Answer::NameNotFound => TxtResolution::NoName,
+            Answer::Failed(reason) => TxtResolution::Unknown(reason),
+            Answer::Found(data) => TxtResolution::Found(
+                data.into_iter()
+                    .filter_map(|rdata| match rdata {
+                        RData::TXT(txt) => Some(
+                            txt.txt_data
+                                .iter()
+                                .map(|part| String::from_utf8_lossy(part).into_owned())
+                                .collect::<String>(),
+                        ),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
         }
     }
 

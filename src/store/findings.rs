@@ -30,6 +30,12 @@ pub(super) const FINDING_COLUMNS: &str = "id, fingerprint, kind, source, watchli
     techniques, reasons, severity, score, indicators, facts, evidence, first_seen, last_seen, \
     revision, sightings, status";
 
+/// [`FINDING_COLUMNS`] for a query where the findings table is named `f`.
+pub(super) const FINDING_COLUMNS_PREFIXED: &str = "f.id, f.fingerprint, f.kind, f.source, \
+    f.watchlist, f.subject, f.imitates, f.techniques, f.reasons, f.severity, f.score, \
+    f.indicators, f.facts, f.evidence, f.first_seen, f.last_seen, f.revision, f.sightings, \
+    f.status";
+
 impl Store {
     /// Records one sighting and, when it is new or a fact gained a value never seen before, one outbox row per
     /// sink with the payload `render` builds, all in one transaction.

@@ -1,5 +1,6 @@
-//! The SQLite store: findings, their history, source cursors, the alert outbox and the items
-//! sources could not read (quarantine).
+//! The SQLite store: findings, their history and evidence, source cursors, the alert outbox,
+//! the items sources could not read (quarantine), and the cases, triage and takedowns of the
+//! response.
 //!
 //! One file (`vigie.db` under the state folder) in WAL mode, opened through rusqlite with the
 //! bundled SQLite. A sighting and the alerts it raises are written in one transaction, so an
@@ -15,6 +16,7 @@
 //! only an operating-system crash or power loss can drop the last few commits, which SQLite
 //! documents for this mode. FULL would add an fsync per sighting for that case only.
 
+mod cases;
 mod evidence;
 mod findings;
 mod hold;
@@ -34,6 +36,10 @@ use time::OffsetDateTime;
 
 use crate::model::{Finding, Indicator, Severity};
 
+pub use cases::{
+    AllowEntry, Case, CaseEvent, NewCase, NewEvent, NewTakedown, RecoveryCheck, ResponseAlert,
+    Takedown,
+};
 pub use evidence::{EvidenceVersion, WebCheck};
 pub use findings::SEVERITY_CHANGE;
 pub use maintenance::{BackupReport, MaintenanceError, VacuumReport, check_file};

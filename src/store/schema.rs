@@ -99,6 +99,75 @@ pub const MIGRATIONS: &[&str] = &[
         last_error  TEXT
     );
     CREATE INDEX web_checks_due ON web_checks(next_at);",
+    // 6: cases and their timeline, the allow list kept by triage, takedown notices and the
+    // recovery checks that follow a takedown.
+    "CREATE TABLE cases (
+        id          INTEGER PRIMARY KEY,
+        title       TEXT NOT NULL,
+        summary     TEXT NOT NULL DEFAULT '',
+        vector      TEXT NOT NULL DEFAULT '',
+        status      TEXT NOT NULL DEFAULT 'open',
+        started_at  INTEGER,
+        opened_at   INTEGER NOT NULL,
+        closed_at   INTEGER
+    );
+    CREATE TABLE case_findings (
+        case_id    INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+        finding_id INTEGER NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
+        added_at   INTEGER NOT NULL,
+        PRIMARY KEY (case_id, finding_id)
+    );
+    CREATE INDEX case_findings_by_finding ON case_findings(finding_id);
+    CREATE TABLE case_events (
+        id      INTEGER PRIMARY KEY,
+        case_id INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+        at      INTEGER NOT NULL,
+        author  TEXT NOT NULL,
+        kind    TEXT NOT NULL,
+        text    TEXT NOT NULL,
+        data    TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX case_events_by_case ON case_events(case_id, at, id);
+    CREATE TABLE allow_list (
+        id         INTEGER PRIMARY KEY,
+        watchlist  TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        finding_id INTEGER REFERENCES findings(id) ON DELETE SET NULL,
+        reason     TEXT NOT NULL,
+        added_at   INTEGER NOT NULL,
+        added_by   TEXT NOT NULL,
+        UNIQUE (watchlist, name)
+    );
+    CREATE TABLE takedowns (
+        id             INTEGER PRIMARY KEY,
+        case_id        INTEGER NOT NULL REFERENCES cases(id) ON DELETE CASCADE,
+        finding_id     INTEGER NOT NULL REFERENCES findings(id) ON DELETE CASCADE,
+        target         TEXT NOT NULL,
+        contact        TEXT NOT NULL,
+        role           TEXT NOT NULL,
+        recipient      TEXT NOT NULL,
+        language       TEXT NOT NULL,
+        country        TEXT NOT NULL DEFAULT '',
+        message_id     TEXT NOT NULL UNIQUE,
+        subject        TEXT NOT NULL,
+        sent_at        INTEGER NOT NULL,
+        last_sent_at   INTEGER NOT NULL,
+        deadline_at    INTEGER NOT NULL,
+        followups      INTEGER NOT NULL DEFAULT 0,
+        reminded_round INTEGER NOT NULL DEFAULT -1,
+        answered_at    INTEGER,
+        down_at        INTEGER,
+        status         TEXT NOT NULL DEFAULT 'sent'
+    );
+    CREATE INDEX takedowns_by_case ON takedowns(case_id, id);
+    CREATE TABLE recovery_checks (
+        takedown_id INTEGER PRIMARY KEY REFERENCES takedowns(id) ON DELETE CASCADE,
+        checked_at  INTEGER NOT NULL,
+        site_up     INTEGER NOT NULL,
+        site_detail TEXT NOT NULL,
+        mx_up       INTEGER NOT NULL,
+        mx_detail   TEXT NOT NULL
+    );",
 ];
 
 /// Schema version this build writes.
