@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use crate::model::Severity;
 
 mod error;
+mod identity;
 mod load;
 mod names;
 mod nrd;
@@ -273,6 +274,65 @@ pub struct Watchlist {
     pub min_severity: Severity,
     /// Per-watchlist overrides of `[lookalike]`.
     pub lookalike: LookalikeConfig,
+    /// Names, numbers and accounts of the company that scammers reuse (`[brand]` keys
+    /// `executives`, `products`, `phones`, `ibans`, `addresses`, `official_accounts`,
+    /// `scam_words`).
+    pub identity: Identity,
+}
+
+/// What scammers copy from a company besides its domains, from the `[brand]` table of a
+/// watchlist. The text matcher looks for each of these in feeds, scam pages and posts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// Executives' names as written, e.g. `Jane Q. Doe`.
+    pub executives: Vec<String>,
+    /// Product and service names as written.
+    pub products: Vec<String>,
+    /// The company's phone numbers.
+    pub phones: Vec<PhoneNumber>,
+    /// The company's IBANs, upper-case, without spaces; each passed the mod-97 check.
+    pub ibans: Vec<String>,
+    /// The company's postal addresses as written.
+    pub addresses: Vec<String>,
+    /// Social accounts that the company runs: never reported as impersonations.
+    pub official_accounts: Vec<OfficialAccount>,
+    /// Words that make a mention of the brand look like a scam. `None` keeps the built-in
+    /// list; `Some` replaces it (an empty list turns the scam-word rule off).
+    pub scam_words: Option<Vec<String>>,
+}
+
+/// A phone number written in international form, `+33 1 23 45 67 89`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneNumber {
+    /// The number as written in the watchlist.
+    pub written: String,
+    /// Country calling code, digits only (`33`).
+    pub country_code: String,
+    /// The rest of the number, digits only, without a leading trunk `0` (`123456789`).
+    pub national: String,
+}
+
+/// An official social account of the company.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfficialAccount {
+    /// `mastodon:USER@INSTANCE`, both lower-case.
+    Mastodon { username: String, instance: String },
+    /// `bluesky:HANDLE` or `bluesky:did:...`, lower-case.
+    Bluesky { id: String },
+}
+
+impl OfficialAccount {
+    /// Tells whether a Mastodon account `username@instance` is this one.
+    pub fn is_mastodon(&self, username: &str, instance: &str) -> bool {
+        matches!(self, OfficialAccount::Mastodon { username: u, instance: i }
+            if u.eq_ignore_ascii_case(username) && i.eq_ignore_ascii_case(instance))
+    }
+
+    /// Tells whether a Bluesky account, by handle or DID, is this one.
+    pub fn is_bluesky(&self, handle: &str, did: &str) -> bool {
+        matches!(self, OfficialAccount::Bluesky { id }
+            if id.eq_ignore_ascii_case(handle) || id.eq_ignore_ascii_case(did))
+    }
 }
 
 /// A domain the company owns.
