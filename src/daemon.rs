@@ -59,7 +59,19 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
         ),
         (
             sources::nrd::SOURCE,
-            tokio::spawn(sources::nrd::run(context)),
+            tokio::spawn(sources::nrd::run(context.clone())),
+        ),
+        (
+            sources::feed::SOURCE,
+            tokio::spawn(sources::feed::run(context.clone())),
+        ),
+        (
+            sources::scam_repository::SOURCE,
+            tokio::spawn(sources::scam_repository::run(context.clone())),
+        ),
+        (
+            sources::social::SOURCE,
+            tokio::spawn(sources::social::run(context)),
         ),
     ];
 

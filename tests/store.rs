@@ -664,6 +664,9 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         },
         sinks: Default::default(),
         nrd: Default::default(),
+        feeds: Default::default(),
+        scam_repositories: Default::default(),
+        social: Default::default(),
         watchlists: Vec::new(),
     }
 }

@@ -11,9 +11,20 @@ use super::nrd;
 use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
+use super::web;
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
 
-const ROOT_KEYS: &[&str] = &["daemon", "dns", "lookalike", "dispatcher", "sinks", "nrd"];
+const ROOT_KEYS: &[&str] = &[
+    "daemon",
+    "dns",
+    "lookalike",
+    "dispatcher",
+    "sinks",
+    "nrd",
+    "feed",
+    "scam_repository",
+    "social",
+];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
 /// users can read), which do not stop the daemon.
@@ -92,6 +103,9 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         dispatcher: main.dispatcher,
         sinks: main.sinks,
         nrd: main.nrd,
+        feeds: main.feeds,
+        scam_repositories: main.scam_repositories,
+        social: main.social,
         watchlists,
     };
     Ok(Loaded { config, warnings })
@@ -105,6 +119,9 @@ struct MainFile {
     dispatcher: super::DispatcherConfig,
     sinks: BTreeMap<String, super::SinkConfig>,
     nrd: BTreeMap<String, super::NrdConfig>,
+    feeds: BTreeMap<String, super::FeedConfig>,
+    scam_repositories: BTreeMap<String, super::ScamRepositoryConfig>,
+    social: BTreeMap<String, super::SocialConfig>,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -124,6 +141,9 @@ fn main_file(
     let dispatcher_table = reader.table(root, "dispatcher", "dispatcher");
     let sinks_table = reader.table(root, "sinks", "sinks");
     let nrd_table = reader.table(root, "nrd", "nrd");
+    let feed_table = reader.table(root, "feed", "feed");
+    let scam_table = reader.table(root, "scam_repository", "scam_repository");
+    let social_table = reader.table(root, "social", "social");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -138,6 +158,9 @@ fn main_file(
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
         sinks,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
+        feeds: web::feeds(reader, feed_table.as_ref()),
+        scam_repositories: web::scam_repositories(reader, scam_table.as_ref()),
+        social: web::socials(reader, social_table.as_ref(), base, env),
         sink_names,
         watchlists_dir_span,
     }

@@ -22,6 +22,7 @@ mod sinks;
 mod tls;
 mod tree;
 mod watchlist;
+mod web;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loaded, load, load_with_env};
@@ -45,6 +46,12 @@ pub struct Config {
     pub sinks: BTreeMap<String, SinkConfig>,
     /// `[nrd.NAME]`: lists of newly registered domains, by name.
     pub nrd: BTreeMap<String, NrdConfig>,
+    /// `[feed.NAME]`: RSS, Atom and JSON feeds, by name.
+    pub feeds: BTreeMap<String, FeedConfig>,
+    /// `[scam_repository.NAME]`: scam-report sites read with CSS selectors, by name.
+    pub scam_repositories: BTreeMap<String, ScamRepositoryConfig>,
+    /// `[social.NAME]`: Mastodon instances and Bluesky AppViews searched, by name.
+    pub social: BTreeMap<String, SocialConfig>,
     /// Every watchlist file, sorted by file name.
     pub watchlists: Vec<Watchlist>,
 }
@@ -60,6 +67,104 @@ pub struct NrdConfig {
     pub max_bytes: u64,
     /// Time allowed for one download, in seconds. Default: 120.
     pub timeout_secs: u64,
+}
+
+/// HTTP settings of one `[feed.NAME]`, `[scam_repository.NAME]` or `[social.NAME]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchSettings {
+    /// Time allowed for one request, in seconds. Default: 30.
+    pub timeout_secs: u64,
+    /// Largest body accepted, in bytes, after decompression. Default: 5242880 (5 MiB).
+    pub max_bytes: u64,
+    /// Redirects followed for one request. Default: 5.
+    pub max_redirects: usize,
+    /// `User-Agent` sent. Default: `vigie/VERSION (scam watch; +URL of the project)`.
+    pub user_agent: String,
+    /// Lets the source fetch loopback, private and other non-public addresses: for tests and
+    /// lab servers only. Default: false.
+    pub allow_private_addresses: bool,
+}
+
+/// `[feed.NAME]`: one RSS 0.9x/1.0/2.0, Atom or JSON Feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedConfig {
+    pub name: String,
+    /// http or https URL of the feed. Required.
+    pub url: String,
+    /// Time between two reads, in seconds. Default: 900.
+    pub interval_secs: u64,
+    /// Items read from one answer at most; the feed's first items are kept. Default: 500.
+    pub max_items: usize,
+    pub fetch: FetchSettings,
+}
+
+/// `[scam_repository.NAME]`: a scam-report site read with CSS selectors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScamRepositoryConfig {
+    pub name: String,
+    /// http or https URL of the first list page. Required.
+    pub url: String,
+    /// Time between two reads of the site, in seconds. Default: 3600.
+    pub interval_secs: u64,
+    /// Delay between two requests to the site, in milliseconds. Default: 2000.
+    pub delay_ms: u64,
+    /// Read and obey the site's robots.txt. Default: true.
+    pub robots_txt: bool,
+    /// List pages read per visit, following `next_page`. Default: 3.
+    pub max_pages: usize,
+    /// Item pages read per visit. Default: 50.
+    pub max_items: usize,
+    /// CSS selector of the links to item pages on a list page. Required.
+    pub item_links: String,
+    /// CSS selector of the link to the next list page. Default: none (one list page).
+    pub next_page: Option<String>,
+    /// Item fields by name (`sender`, `reply_to`, `subject`, `body`, `date`, ...), each a CSS
+    /// selector on the item page. At least one is required.
+    pub fields: BTreeMap<String, String>,
+    pub fetch: FetchSettings,
+}
+
+/// `network` of a `[social.NAME]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocialNetwork {
+    /// A Mastodon instance's REST API.
+    Mastodon,
+    /// A Bluesky AppView's XRPC API.
+    Bluesky,
+}
+
+/// `[social.NAME]`: one Mastodon instance or Bluesky AppView searched for impersonations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocialConfig {
+    pub name: String,
+    pub network: SocialNetwork,
+    /// Base URL: the Mastodon instance, or the Bluesky AppView (default
+    /// `https://public.api.bsky.app`).
+    pub url: String,
+    /// Search terms. Default: each watchlist's brand name and executives.
+    pub queries: Vec<String>,
+    /// Mastodon hashtags whose timeline is read, without `#`. Default: none.
+    pub hashtags: Vec<String>,
+    /// Search for accounts. Default: true.
+    pub search_accounts: bool,
+    /// Search for posts. Default: true.
+    pub search_posts: bool,
+    /// Result pages read per query and kind. Default: 2.
+    pub max_pages: usize,
+    /// Results asked per page. Default: 40 (Mastodon), 25 (Bluesky).
+    pub page_size: usize,
+    /// Time between two rounds of searches, in seconds. Default: 1800.
+    pub interval_secs: u64,
+    /// Mastodon access token, from `token_env` or `token_file`. Default: none.
+    pub token: Option<Secret>,
+    /// Bluesky login: handle or e-mail. Default: none (public AppView, no login).
+    pub login_identifier: Option<String>,
+    /// Bluesky app password, from `password_env` or `password_file`.
+    pub password: Option<Secret>,
+    /// Bluesky server that creates the session (and then serves the searches). Default:
+    /// `https://bsky.social`.
+    pub login_url: String,
+    pub fetch: FetchSettings,
 }
 
 /// Where a list of newly registered domains is read.

@@ -17,6 +17,7 @@
 mod findings;
 mod outbox;
 pub mod schema;
+mod seen;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -68,6 +68,15 @@ pub const MIGRATIONS: &[&str] = &[
     // (round-robin DNS, a record removed and restored) does not alert again.
     "ALTER TABLE findings ADD COLUMN known_facts TEXT NOT NULL DEFAULT '{}';
     UPDATE findings SET known_facts = facts;",
+    // 4: items that feed, scam-repository and social sources have processed, by id, link and
+    // content hash, so that an item alerts once even when its feed changes its ids.
+    "CREATE TABLE seen_items (
+        source  TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        seen_at INTEGER NOT NULL,
+        PRIMARY KEY (source, key)
+    );
+    CREATE INDEX seen_items_by_age ON seen_items(source, seen_at);",
 ];
 
 /// Schema version this build writes.

@@ -3,4 +3,6 @@
 pub mod daemon;
 pub mod dns;
 pub mod mail;
+pub mod watch;
+pub mod web;
 pub mod webhook;
