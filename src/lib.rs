@@ -13,6 +13,7 @@ pub mod config;
 pub mod daemon;
 pub mod detect;
 pub mod domain;
+pub mod health;
 pub mod model;
 pub mod net;
 pub mod pipeline;

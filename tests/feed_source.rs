@@ -77,7 +77,7 @@ async fn feed_items_alert_once_with_their_link() {
         Finding::fingerprint_for("acme", "domain", "acmebank-secure-login.com")
     );
     assert_eq!(domain.kind, "lookalike-domain");
-    assert_eq!(domain.source, "feed.reports");
+    assert_eq!(domain.source, "feed:reports");
     assert!(
         domain
             .indicators
@@ -89,7 +89,7 @@ async fn feed_items_alert_once_with_their_link() {
         domain
             .reasons
             .iter()
-            .any(|r| r.contains("named in feed.reports item 'Fake Acme Bank invoices")),
+            .any(|r| r.contains("named in feed:reports item 'Fake Acme Bank invoices")),
         "{:?}",
         domain.reasons
     );
@@ -186,11 +186,11 @@ async fn malformed_feed_is_reported_and_keeps_findings() {
     );
 
     for _ in 0..3 {
-        record_health(&ctx, "feed.reports", Outcome::Failed(message.clone()))
+        record_health(&ctx, "feed:reports", Outcome::Failed(message.clone()))
             .await
             .unwrap();
     }
-    let health = health_of(&store, "feed.reports")
+    let health = health_of(&store, "feed:reports")
         .unwrap()
         .expect("a health row");
     assert_eq!(health.state, HealthState::Failing);
@@ -200,10 +200,10 @@ async fn malformed_feed_is_reported_and_keeps_findings() {
 
     server.set("/reports.rss", Reply::ok(RSS, REPORTS));
     read_once(&ctx, &config).await.expect("the feed recovers");
-    record_health(&ctx, "feed.reports", Outcome::Ok { items: 4 })
+    record_health(&ctx, "feed:reports", Outcome::Ok { items: 4 })
         .await
         .unwrap();
-    let health = health_of(&store, "feed.reports").unwrap().unwrap();
+    let health = health_of(&store, "feed:reports").unwrap().unwrap();
     assert_eq!(health.state, HealthState::Ok);
     assert_eq!(health.consecutive_failures, 0);
 }

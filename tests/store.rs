@@ -662,7 +662,13 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
             retry_initial_secs: 5,
             retry_max_secs: 900,
         },
+        health: HealthConfig {
+            listen: None,
+            blind_after_secs: 21_600,
+            sinks: Vec::new(),
+        },
         sinks: Default::default(),
+        sink_policies: Default::default(),
         nrd: Default::default(),
         feeds: Default::default(),
         scam_repositories: Default::default(),

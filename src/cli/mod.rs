@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::config::{self, Config, LogFormat};
 
 pub mod check;
+pub mod db;
 pub mod findings;
 pub mod match_cmd;
 pub mod permute;
@@ -66,6 +67,8 @@ pub enum Command {
     Findings(findings::FindingsArgs),
     /// Judge domains, host names or URLs (one a line) against the watchlists.
     Match(match_cmd::MatchArgs),
+    /// Back up, check, vacuum or restore the store.
+    Db(db::DbArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -92,6 +95,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(&cli, LogFormat::Text);
             let config = args.config.as_deref().map(load_config).transpose()?;
             match_cmd::run(args, config.as_ref())
+        }
+        Command::Db(args) => {
+            init_logging(&cli, LogFormat::Text);
+            let config = match args.store {
+                Some(_) => None,
+                None => Some(load_config(&args.config.config)?),
+            };
+            db::run(args, config.as_ref())
         }
     }
 }

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use super::error::{ConfigError, ConfigErrors};
-use super::nrd;
 use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::web;
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
+use super::{health, nrd};
 
 const ROOT_KEYS: &[&str] = &[
     "daemon",
@@ -24,6 +24,7 @@ const ROOT_KEYS: &[&str] = &[
     "feed",
     "scam_repository",
     "social",
+    "health",
 ];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
@@ -101,7 +102,9 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         dns: main.dns,
         lookalike: main.lookalike,
         dispatcher: main.dispatcher,
+        health: main.health,
         sinks: main.sinks,
+        sink_policies: main.sink_policies,
         nrd: main.nrd,
         feeds: main.feeds,
         scam_repositories: main.scam_repositories,
@@ -117,7 +120,9 @@ struct MainFile {
     dns: super::DnsConfig,
     lookalike: LookalikeConfig,
     dispatcher: super::DispatcherConfig,
+    health: super::HealthConfig,
     sinks: BTreeMap<String, super::SinkConfig>,
+    sink_policies: BTreeMap<String, crate::alert::policy::SinkPolicy>,
     nrd: BTreeMap<String, super::NrdConfig>,
     feeds: BTreeMap<String, super::FeedConfig>,
     scam_repositories: BTreeMap<String, super::ScamRepositoryConfig>,
@@ -144,19 +149,22 @@ fn main_file(
     let feed_table = reader.table(root, "feed", "feed");
     let scam_table = reader.table(root, "scam_repository", "scam_repository");
     let social_table = reader.table(root, "social", "social");
+    let health_table = reader.table(root, "health", "health");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
         .and_then(|table| table.get("watchlists_dir"))
         .map_or(0..0, |(_, value)| value.span());
     let defaults = sections::default_lookalike();
-    let (sinks, sink_names) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
+    let (sinks, sink_names, sink_policies) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
     MainFile {
         daemon: sections::daemon(reader, daemon_table.as_ref(), base, env),
         dns: sections::dns(reader, dns_table.as_ref()),
         lookalike: sections::lookalike(reader, lookalike_table.as_ref(), &defaults, base),
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
+        health: health::health(reader, health_table.as_ref(), &sink_names),
         sinks,
+        sink_policies,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
         feeds: web::feeds(reader, feed_table.as_ref()),
         scam_repositories: web::scam_repositories(reader, scam_table.as_ref()),

@@ -2,7 +2,7 @@
 //!
 //! Each `[feed.NAME]` runs as its own task with its own interval. One read fetches the feed
 //! through [`super::http`] (conditional GET with the ETag and Last-Modified saved in the
-//! cursor `validators` of source `feed.NAME`, gzip, size and redirect limits), parses it, and
+//! cursor `validators` of source `feed:NAME`, gzip, size and redirect limits), parses it, and
 //! judges every item not seen before: its title, summary, content and links go through the
 //! text matcher and the domain matcher ([`super::item_findings`]).
 //!
@@ -10,7 +10,7 @@
 //! seen-items table: its id, its link, and a hash of its title and summary. An item already
 //! known under any key is skipped, so a feed that renumbers its ids or rewrites its links does
 //! not alert on its items again. The health row of each feed is kept under cursor
-//! `health` / `feed.NAME` ([`super::record_health`]).
+//! `health` / `feed:NAME` ([`super::record_health`]).
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -77,9 +77,9 @@ pub struct FeedStats {
     pub alerted: usize,
 }
 
-/// Returns the name of a feed as a source: `feed.NAME`.
+/// Returns the name of a feed as a source: `feed:NAME`.
 pub fn source_name(feed: &FeedConfig) -> String {
-    format!("{SOURCE}.{}", feed.name)
+    format!("{SOURCE}:{}", feed.name)
 }
 
 /// Runs one task per `[feed.NAME]` until shutdown.
@@ -97,8 +97,11 @@ async fn run_feed(ctx: SourceContext, feed: FeedConfig) {
         }
     };
     let mut matchers = MatcherCache::default();
+    let registry = ctx.pipeline.health().clone();
+    registry.register(&name, Duration::from_secs(feed.interval_secs));
     loop {
         let config = ctx.config.borrow().clone();
+        registry.poll_started(&name);
         let result = read_feed(&ctx, &config, &feed, &client, &mut matchers).await;
         let wait = next_wait(&feed, &result);
         let outcome = match &result {

@@ -39,8 +39,8 @@ use crate::detect::text::{TextMatch, context, extract_hosts};
 use crate::detect::{BrandSpec, DetectError, Matcher, TextMatcher, TextSpec};
 use crate::model::{Finding, Indicator, IndicatorKind};
 
-/// Cursor source under which every source keeps its health row, keyed by the source's name
-/// (`feed.NAME`, `scam_repository.NAME`, `social.NAME`).
+/// Cursor source under which every web source keeps its health row, keyed by the source's
+/// name (`feed:NAME`, `scam_repository:NAME`, `social:NAME`).
 pub const HEALTH: &str = "health";
 
 /// Failed reads in a row after which a failing source is logged as an error.
@@ -142,7 +142,7 @@ impl MatcherCache {
 /// One item read by a web source: a feed entry, a scam report page, a post.
 #[derive(Debug, Clone, Default)]
 pub struct Item {
-    /// The source's name, `feed.NAME` and so on; also the finding's `source`.
+    /// The source's name, `feed:NAME` and so on; also the finding's `source`.
     pub source: String,
     /// The item's identifier in its source (feed entry id, page URL, post URI).
     pub id: String,
@@ -325,13 +325,26 @@ pub enum Outcome {
     Blind(String),
 }
 
-/// Updates the health row of `source` after one read and logs a failing or blind source.
-/// Returns the row written.
+/// Updates the health of `source` after one read: the daemon's health registry (which
+/// serves `/healthz` and raises the blind-source alert) and the stored health row. Logs a
+/// failing or blind source. Returns the row written.
 pub async fn record_health(
     ctx: &SourceContext,
     source: &str,
     outcome: Outcome,
 ) -> Result<SourceHealth, crate::pipeline::PipelineError> {
+    let registry = ctx.pipeline.health();
+    match &outcome {
+        Outcome::Ok { items } => {
+            registry.set_collapsed(source, None);
+            registry.poll_succeeded(source, *items);
+        }
+        Outcome::Failed(reason) => registry.poll_failed(source, reason),
+        Outcome::Blind(reason) => {
+            registry.set_collapsed(source, Some(reason.clone()));
+            registry.poll_failed(source, reason);
+        }
+    }
     let store = ctx.pipeline.store().clone();
     let key = source.to_string();
     let previous = {

@@ -15,9 +15,12 @@
 //! documents for this mode. FULL would add an fsync per sighting for that case only.
 
 mod findings;
+mod hold;
+mod maintenance;
 mod outbox;
 pub mod schema;
 mod seen;
+mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -29,7 +32,9 @@ use time::OffsetDateTime;
 
 use crate::model::{Finding, Indicator, Severity};
 
+pub use maintenance::{BackupReport, MaintenanceError, VacuumReport, check_file};
 pub use outbox::OutboxStats;
+pub use stats::SinkCounts;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
