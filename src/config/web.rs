@@ -346,7 +346,7 @@ fn checked_url(
             "write a full URL such as \"https://host.example/path\"".to_string(),
         );
     }
-    url.trim_end_matches('/').to_string()
+    url
 }
 
 /// Reads each `[KIND.NAME]` table through `read`; a table with errors is left out.
@@ -384,4 +384,155 @@ fn named_tables<T>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// Loads `vigie.toml` text with one watchlist and returns each error as (line, message).
+    fn errors_of(main: &str) -> Vec<(usize, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("watchlists")).unwrap();
+        std::fs::write(
+            dir.path().join("watchlists/acme.toml"),
+            "[brand]\nname = \"Acme\"\n\n[[domains]]\nname = \"acme.com\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("vigie.toml"), main).unwrap();
+        let lookup = |name: &str| (name == "MASTODON_TOKEN").then(|| "t0ken".to_string());
+        match crate::config::load_with_env(&dir.path().join("vigie.toml"), &lookup) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(|e| (e.line, e.message.clone())).collect(),
+        }
+    }
+
+    fn assert_error(errors: &[(usize, String)], line: usize, text: &str) {
+        assert!(
+            errors.iter().any(|(l, m)| *l == line && m.contains(text)),
+            "no error {text:?} on line {line}: {errors:?}"
+        );
+    }
+
+    #[test]
+    fn feed_errors_name_their_lines() {
+        let errors = errors_of(
+            "[daemon]\nstate_dir = \"s\"\n\n\
+             [feed.reports]\n\
+             url = \"ftp://reports.example/feed\"\n\
+             interval_secs = 5\n\
+             max_byte = 10\n\
+             user_agent = \"\"\n\n\
+             [feed.\"bad name\"]\n\
+             interval_secs = 60\n",
+        );
+        assert_error(&errors, 5, "feed.reports.url must be an http or https URL");
+        assert_error(&errors, 6, "feed.reports.interval_secs must be between 60");
+        assert_error(&errors, 7, "unknown key `max_byte`");
+        assert_error(&errors, 8, "feed.reports.user_agent is empty");
+        assert_error(&errors, 10, "invalid feed name \"bad name\"");
+        assert_error(&errors, 10, "missing key `feed.bad name.url`");
+        assert_eq!(errors.len(), 6, "{errors:?}");
+    }
+
+    #[test]
+    fn scam_repository_errors_name_their_lines() {
+        let errors = errors_of(
+            "[scam_repository.site]\n\
+             url = \"https://reports.example/\"\n\
+             item_links = \"ul.emails >> a\"\n\
+             next_page = \"a.next[\"\n\n\
+             [scam_repository.site.fields]\n\
+             subject = \"h1!\"\n\n\
+             [scam_repository.nofields]\n\
+             url = \"https://reports.example/\"\n\
+             item_links = \"a\"\n",
+        );
+        assert_error(
+            &errors,
+            3,
+            "scam_repository.site.item_links is not a valid CSS selector",
+        );
+        assert_error(
+            &errors,
+            4,
+            "scam_repository.site.next_page is not a valid CSS selector",
+        );
+        assert_error(
+            &errors,
+            7,
+            "scam_repository.site.fields.subject is not a valid CSS selector",
+        );
+        assert_error(
+            &errors,
+            9,
+            "missing table `scam_repository.nofields.fields`",
+        );
+        assert_eq!(errors.len(), 4, "{errors:?}");
+    }
+
+    #[test]
+    fn social_errors_name_their_lines() {
+        let errors = errors_of(
+            "[social.masto]\n\
+             network = \"mastodn\"\n\
+             url = \"https://social.example\"\n\
+             token = \"secret\"\n\n\
+             [social.sky]\n\
+             network = \"bluesky\"\n\
+             hashtags = [\"acme\"]\n\
+             login_identifier = \"acme.example\"\n\n\
+             [social.mixed]\n\
+             network = \"mastodon\"\n\
+             url = \"https://social.example\"\n\
+             token_env = \"MASTODON_TOKEN\"\n\
+             login_identifier = \"acme\"\n",
+        );
+        assert_error(
+            &errors,
+            2,
+            "invalid value \"mastodn\" for social.masto.network",
+        );
+        assert_error(
+            &errors,
+            4,
+            "social.masto.token writes a secret directly in the TOML",
+        );
+        assert_error(&errors, 8, "social.sky.hashtags is for Mastodon only");
+        assert_error(
+            &errors,
+            9,
+            "Bluesky login needs both login_identifier and a password",
+        );
+        assert_error(&errors, 15, "login_identifier and password are for Bluesky");
+        assert_eq!(errors.len(), 5, "{errors:?}");
+    }
+
+    #[test]
+    fn web_sources_load_with_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("watchlists")).unwrap();
+        std::fs::write(
+            dir.path().join("watchlists/acme.toml"),
+            "[brand]\nname = \"Acme\"\n\n[[domains]]\nname = \"acme.com\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("vigie.toml"),
+            "[feed.reports]\nurl = \"https://reports.example/feed.xml\"\n\n\
+             [social.sky]\nnetwork = \"bluesky\"\n",
+        )
+        .unwrap();
+        let lookup = |_: &str| None;
+        let config = crate::config::load_with_env(&dir.path().join("vigie.toml"), &lookup)
+            .unwrap()
+            .config;
+        let feed = &config.feeds["reports"];
+        assert_eq!(feed.interval_secs, 900);
+        assert_eq!(feed.fetch.max_bytes, 5 << 20);
+        assert!(!feed.fetch.allow_private_addresses);
+        assert_eq!(feed.fetch.user_agent, super::DEFAULT_USER_AGENT);
+        let sky = &config.social["sky"];
+        assert_eq!(sky.url, super::BLUESKY_APPVIEW);
+        assert_eq!(sky.page_size, 25);
+        assert!(sky.token.is_none());
+    }
 }

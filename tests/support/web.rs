@@ -54,6 +54,8 @@ pub struct Seen {
     pub target: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// When the request arrived.
+    pub at: std::time::Instant,
 }
 
 impl Seen {
@@ -149,6 +151,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request<Body>) -> Re
             .map_or_else(|| parts.uri.path().to_string(), |p| p.to_string()),
         headers: parts.headers,
         body,
+        at: std::time::Instant::now(),
     };
     shared.seen.lock().unwrap().push(seen.clone());
     let handler = {
