@@ -210,6 +210,32 @@ impl HttpClient {
         self.read_page(url, response).await.map(Fetched::Page)
     }
 
+    /// POSTs `body` as JSON to `url` and returns the answer, for API logins.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        headers: HeaderMap,
+    ) -> Result<Page, HttpError> {
+        let parsed = self.check_url(url)?;
+        let response = self
+            .client
+            .post(parsed)
+            .headers(headers)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| transport(url, &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(HttpError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+            });
+        }
+        self.read_page(url, response).await
+    }
+
     fn check_url(&self, url: &str) -> Result<reqwest::Url, HttpError> {
         let invalid = |reason: &str| HttpError::InvalidUrl {
             url: url.to_string(),

@@ -185,9 +185,21 @@ pub fn item_findings(
     item: &Item,
     now: OffsetDateTime,
 ) -> Vec<Finding> {
+    item_findings_where(matchers, config, item, now, |_| true)
+}
+
+/// Like [`item_findings`], keeping only the text matches that `keep` accepts; domain findings
+/// are all kept.
+pub fn item_findings_where(
+    matchers: &Matchers,
+    config: &Config,
+    item: &Item,
+    now: OffsetDateTime,
+    keep: impl Fn(&TextMatch) -> bool,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for found in matchers.text.check(&item.text) {
-        if let Some(finding) = mention_finding(config, item, &found, now) {
+    for found in matchers.text.check(&item.text).iter().filter(|m| keep(m)) {
+        if let Some(finding) = mention_finding(config, item, found, now) {
             findings.push(finding);
         }
     }
