@@ -65,7 +65,7 @@ pub const DEFAULT_USER_AGENT: &str = concat!(
     " (scam watch of a company's SOC; one request at a time)"
 );
 
-/// Default Bluesky AppView, which answers searches without a login.
+/// Default Bluesky AppView, which serves searches without a login.
 pub const BLUESKY_APPVIEW: &str = "https://public.api.bsky.app";
 
 /// Default Bluesky server for logins.
@@ -534,5 +534,62 @@ mod tests {
         assert_eq!(sky.url, super::BLUESKY_APPVIEW);
         assert_eq!(sky.page_size, 25);
         assert!(sky.token.is_none());
+    }
+
+    /// Uncomments the example tables of the web sources in config/vigie.toml and loads them,
+    /// so that the documented example stays valid.
+    #[test]
+    fn example_config_web_sources_load() {
+        let example = include_str!("../../config/vigie.toml");
+        let start = example
+            .find("# [feed.scam-reports]")
+            .expect("the feed example");
+        // One of each pair of alternatives is kept.
+        let skipped = [
+            "token_file",
+            "password_env",
+            "password_file",
+            "login_identifier",
+        ];
+        let mut text = example[..start].to_string();
+        for line in example[start..].lines() {
+            let body = line.strip_prefix("# ").unwrap_or("");
+            let key = body.split(" = ").next().unwrap_or("");
+            let is_setting = body.starts_with('[')
+                || (body.contains(" = ")
+                    && key.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            if is_setting && !skipped.contains(&key) {
+                text.push_str(body);
+            } else {
+                text.push_str(line);
+            }
+            text.push('\n');
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let watchlists = concat!(env!("CARGO_MANIFEST_DIR"), "/watchlists");
+        let text = text
+            .replace("state_dir = \"../state\"", "state_dir = \"state\"")
+            .replace(
+                "watchlists_dir = \"../watchlists\"",
+                &format!("watchlists_dir = \"{watchlists}\""),
+            );
+        std::fs::write(dir.path().join("vigie.toml"), text).unwrap();
+        let lookup = |name: &str| (name == "VIGIE_MASTODON_TOKEN").then(|| "t".to_string());
+        let config = crate::config::load_with_env(&dir.path().join("vigie.toml"), &lookup)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config;
+
+        let feed = &config.feeds["scam-reports"];
+        assert_eq!(feed.interval_secs, 900);
+        assert_eq!(feed.max_items, 500);
+        let site = &config.scam_repositories["fraud-mails"];
+        assert_eq!(site.fields.len(), 5);
+        assert_eq!(site.next_page.as_deref(), Some("a.next"));
+        assert!(site.robots_txt);
+        let social = &config.social["mastodon-social"];
+        assert_eq!(social.network, crate::config::SocialNetwork::Mastodon);
+        assert_eq!(social.hashtags, vec!["examplecorp".to_string()]);
+        assert!(social.token.is_some());
+        assert!(!social.fetch.allow_private_addresses);
     }
 }

@@ -1,10 +1,10 @@
 //! The `feed` source: RSS 0.9x, 1.0 and 2.0, Atom and JSON Feed, parsed by feed-rs.
 //!
 //! Each `[feed.NAME]` runs as its own task with its own interval. One read fetches the feed
-//! through [`super::http`] (conditional GET with the ETag and Last-Modified saved in the
-//! cursor `validators` of source `feed:NAME`, gzip, size and redirect limits), parses it, and
-//! judges every item not seen before: its title, summary, content and links go through the
-//! text matcher and the domain matcher ([`super::item_findings`]).
+//! through [`super::http`], with conditional GET, gzip, and size and redirect limits. The
+//! ETag and Last-Modified are kept in the cursor `validators` of source `feed:NAME`. The read
+//! then parses the feed and judges every item not seen before: its title, summary, content
+//! and links go through the text matcher and the domain matcher ([`super::item_findings`]).
 //!
 //! An item is remembered, after its findings were submitted, under three keys in the
 //! seen-items table: its id, its link, and a hash of its title and summary. An item already
@@ -65,9 +65,9 @@ impl FeedError {
 /// Counts of one read of a feed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FeedStats {
-    /// The server answered 304 Not Modified.
+    /// The server responded 304 Not Modified.
     pub not_modified: bool,
-    /// Items in the answer (at most `max_items`).
+    /// Items in the response (at most `max_items`).
     pub items: usize,
     /// Items skipped because one of their keys was seen before.
     pub known: usize,

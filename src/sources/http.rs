@@ -8,10 +8,10 @@
 //!   Names are resolved by a reqwest resolver that drops such addresses, so the address
 //!   checked is the address connected to; IP literals are checked before the request and on
 //!   every redirect;
-//! - conditional GET with the ETag and Last-Modified of the previous answer, and gzip;
+//! - conditional GET with the ETag and Last-Modified of the previous response, and gzip;
 //! - a redirect limit that also stops at the first loop, a body size limit counted on the
 //!   decompressed bytes, a timeout, no cookies, no proxy from the environment;
-//! - 429 and 503 answers read with their `Retry-After` (seconds or an HTTP date).
+//! - 429 and 503 responses read with their `Retry-After` (seconds or an HTTP date).
 //!
 //! NOTE: the project's safe fetcher, once it exists in `net`, is meant to replace the
 //! client built here; the sources call only this module.
@@ -37,17 +37,17 @@ pub struct HttpSettings {
     pub allow_private_addresses: bool,
 }
 
-/// Validators of a previous answer, sent back for a conditional GET.
+/// Validators of a previous response, sent back for a conditional GET.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Validators {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
 }
 
-/// A successful answer.
+/// A successful response.
 #[derive(Debug, Clone)]
 pub struct Page {
-    /// URL of the answer, after redirects.
+    /// URL of the response, after redirects.
     pub url: String,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
@@ -96,7 +96,7 @@ fn retry_note(retry_after: &Option<Duration>) -> String {
 }
 
 impl HttpError {
-    /// Returns the delay the server asked for, if it answered 429 or 503 with `Retry-After`.
+    /// Returns the delay the server requested with `Retry-After` on a 429 or 503 response.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             HttpError::RateLimited { retry_after, .. } => *retry_after,
@@ -210,7 +210,7 @@ impl HttpClient {
         self.read_page(url, response).await.map(Fetched::Page)
     }
 
-    /// POSTs `body` as JSON to `url` and returns the answer, for API logins.
+    /// POSTs `body` as JSON to `url` and returns the response, for API logins.
     pub async fn post_json(
         &self,
         url: &str,

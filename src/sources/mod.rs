@@ -146,7 +146,7 @@ pub struct Item {
     pub source: String,
     /// The item's identifier in its source (feed entry id, page URL, post URI).
     pub id: String,
-    /// Where an analyst reads the item.
+    /// Link at which an analyst reads the item.
     pub link: Option<String>,
     pub title: String,
     /// Every text of the item, fields separated by blank lines.
@@ -305,10 +305,10 @@ pub fn link_host(link: &str) -> Option<String> {
 pub enum HealthState {
     /// The last read succeeded.
     Ok,
-    /// The last read failed (network, HTTP status, malformed answer).
+    /// The last read failed (network, HTTP status, malformed response).
     Failing,
-    /// The source answered, but what it answered no longer fits the configuration (a page
-    /// whose selectors match nothing): it sees nothing while seeming to work.
+    /// The source responded, but its items could not be read (a page whose selectors match
+    /// nothing), so it sees nothing while it seems to work.
     Blind,
 }
 
@@ -373,7 +373,7 @@ pub async fn record_health(
     let health = next_health(previous, outcome, now);
     match (&health.state, &health.last_error) {
         (HealthState::Blind, Some(reason)) => {
-            error!(source, reason = %reason, "A source is blind: it answers but its items can no longer be read.");
+            error!(source, reason = %reason, "A source is blind: it responds but its items can no longer be read.");
         }
         (HealthState::Failing, Some(reason))
             if health.consecutive_failures >= FAILURES_BEFORE_ERROR =>

@@ -7,10 +7,10 @@
 //! The item's fields then go through the text and domain matchers like a feed item.
 //!
 //! Politeness: requests to one host go one at a time, across every source of the daemon,
-//! with `delay_ms` (or the robots.txt `Crawl-delay`, when longer) between two of them; the
-//! `User-Agent` names vigie; robots.txt is read at each visit and obeyed unless
-//! `robots_txt = false`. Per RFC 9309, a robots.txt answered with 4xx allows everything, and
-//! one that cannot be fetched (5xx, network error) disallows everything.
+//! with `delay_ms` (or the robots.txt `Crawl-delay`, when longer) between two of them. The
+//! `User-Agent` names vigie. robots.txt is read at each visit and obeyed unless
+//! `robots_txt = false`. Per RFC 9309, a robots.txt request that gets a 4xx allows
+//! everything, and one that fails (5xx, network error) disallows everything.
 //!
 //! A site whose layout changed makes the selectors match nothing. Such a visit is reported as
 //! blind rather than as a quiet success: the list page gives no item link, or no field
@@ -89,7 +89,7 @@ pub struct VisitStats {
     pub failed: usize,
     pub findings: usize,
     pub alerted: usize,
-    /// Why the visit counts as blind, if it does.
+    /// Reason the visit counts as blind, if it does.
     pub blind: Option<String>,
 }
 

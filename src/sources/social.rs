@@ -9,8 +9,8 @@
 //!   and `GET /api/v1/timelines/tag/TAG` for each hashtag (pages by `max_id`); a token, when
 //!   configured, goes in `Authorization: Bearer`;
 //! - Bluesky: `GET /xrpc/app.bsky.actor.searchActors` and `/xrpc/app.bsky.feed.searchPosts`
-//!   (pages by `cursor`) on the AppView; with a login, `com.atproto.server.createSession` on
-//!   `login_url` first, and the searches go to that server with the session's token.
+//!   (pages by `cursor`) on the AppView. With a login, `com.atproto.server.createSession`
+//!   runs first on `login_url`, and the searches go to that server with the session's token.
 //!
 //! An account is judged by [`TextMatcher::check_account`] on its display name and user name;
 //! one that is listed in the watchlist's `official_accounts`, or whose Bluesky handle is under
@@ -18,7 +18,8 @@
 //! and through the text matcher where only hits with scam words (or the company's phone
 //! numbers and IBANs) count, since posts name brands all day long.
 //!
-//! A 429 or 503 ends the round; the next one waits for the `Retry-After` asked, at least.
+//! A 429 or 503 ends the round, and the next one waits at least for the `Retry-After`
+//! requested.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,7 +151,7 @@ async fn run_social(ctx: SourceContext, social: SocialConfig) {
     }
 }
 
-/// One round: every query and hashtag, every page, judged and submitted.
+/// Runs one round: every query and hashtag, every page, judged and submitted.
 pub async fn search_round(
     ctx: &SourceContext,
     config: &Arc<Config>,
@@ -525,7 +526,7 @@ impl Round<'_> {
     /// Judges an account; a finding per watchlist it imitates and does not own.
     async fn judge_account(&mut self, account: Account, raw: &Value) -> Result<(), SocialError> {
         self.stats.accounts += 1;
-        // The key holds the names judged, so an account renamed later is judged again.
+        // The key contains the names judged, so an account renamed later is judged again.
         let judged = format!("{}\n{}", account.display_name, account.user_name);
         let seen_key = vec![format!(
             "account:{}:{}",
