@@ -906,7 +906,7 @@ pub fn context(text: &str, range: std::ops::Range<usize>) -> String {
 }
 
 /// Takes the host names out of a text: the hosts of URLs (defanged ones too, `hxxps://`,
-/// `[.]`), the domains of mail addresses, and bare names under a known public suffix
+/// `[.]`), and the domains of mail addresses and bare names under a known public suffix
 /// (`examp1e-login.com`). Lower-case, without repeats, at most 200.
 pub fn extract_hosts(text: &str) -> Vec<String> {
     let text = truncate(text, MAX_TEXT_BYTES)
@@ -932,6 +932,7 @@ pub fn extract_hosts(text: &str) -> Vec<String> {
 
 fn host_of_token(token: &str) -> Option<String> {
     let token = token.trim_matches(|c: char| ".:!?*".contains(c));
+    let is_url = token.contains("://");
     let rest = match token.find("://") {
         Some(at) => &token[at + 3..],
         None => token.rsplit_once('@').map_or(token, |(_, domain)| domain),
@@ -952,7 +953,8 @@ fn host_of_token(token: &str) -> Option<String> {
         return None;
     }
     let ascii = idna::domain_to_ascii(&host).ok()?;
-    let known = psl::suffix(ascii.as_bytes()).is_some_and(|s| s.is_known());
+    // A bare name needs a known suffix (`file.txt` is none); a URL names its host plainly.
+    let known = is_url || psl::suffix(ascii.as_bytes()).is_some_and(|s| s.is_known());
     let tld_is_word = labels
         .last()
         .is_some_and(|tld| tld.chars().all(char::is_alphabetic));
@@ -1094,11 +1096,16 @@ mod tests {
     fn hosts_taken_from_text() {
         let hosts = extract_hosts(
             "Phish at hxxps://acme-login[.]com/verify?x=1, mail from ceo@acmebank-secure.net. \
-             See also www.Example.org. Not file.txt nor e.g. this.",
+             See also www.Example.org and http://acme.test/. Not file.txt nor e.g. this.",
         );
         assert_eq!(
             hosts,
-            vec!["acme-login.com", "acmebank-secure.net", "www.example.org"]
+            vec![
+                "acme-login.com",
+                "acmebank-secure.net",
+                "www.example.org",
+                "acme.test"
+            ]
         );
     }
 }
