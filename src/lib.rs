@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod detect;
 pub mod domain;
 pub mod health;
+pub mod mail;
 pub mod model;
 pub mod net;
 pub mod pipeline;

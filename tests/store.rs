@@ -673,6 +673,7 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         feeds: Default::default(),
         scam_repositories: Default::default(),
         social: Default::default(),
+        mail: Default::default(),
         watchlists: Vec::new(),
     }
 }

@@ -12,6 +12,7 @@ use crate::config::{self, Config, LogFormat};
 pub mod check;
 pub mod db;
 pub mod findings;
+pub mod mail;
 pub mod match_cmd;
 pub mod permute;
 pub mod run;
@@ -69,6 +70,9 @@ pub enum Command {
     Match(match_cmd::MatchArgs),
     /// Back up, check, vacuum or restore the store.
     Db(db::DbArgs),
+    /// Analyse mails: real sender IP, URLs, domains, addresses and findings.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -103,6 +107,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => Some(load_config(&args.config.config)?),
             };
             db::run(args, config.as_ref())
+        }
+        Command::Mail(command) => {
+            init_logging(&cli, LogFormat::Text);
+            let mail::MailCommand::Inspect(args) = command;
+            let config = args.config.as_deref().map(load_config).transpose()?;
+            mail::run(command, config.as_ref())
         }
     }
 }

@@ -12,7 +12,7 @@ use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::web;
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
-use super::{health, nrd};
+use super::{health, mail, nrd};
 
 const ROOT_KEYS: &[&str] = &[
     "daemon",
@@ -25,6 +25,7 @@ const ROOT_KEYS: &[&str] = &[
     "scam_repository",
     "social",
     "health",
+    "mail",
 ];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
@@ -109,6 +110,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         feeds: main.feeds,
         scam_repositories: main.scam_repositories,
         social: main.social,
+        mail: main.mail,
         watchlists,
     };
     Ok(Loaded { config, warnings })
@@ -127,6 +129,7 @@ struct MainFile {
     feeds: BTreeMap<String, super::FeedConfig>,
     scam_repositories: BTreeMap<String, super::ScamRepositoryConfig>,
     social: BTreeMap<String, super::SocialConfig>,
+    mail: super::MailConfig,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -150,6 +153,7 @@ fn main_file(
     let scam_table = reader.table(root, "scam_repository", "scam_repository");
     let social_table = reader.table(root, "social", "social");
     let health_table = reader.table(root, "health", "health");
+    let mail_table = reader.table(root, "mail", "mail");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -169,6 +173,7 @@ fn main_file(
         feeds: web::feeds(reader, feed_table.as_ref()),
         scam_repositories: web::scam_repositories(reader, scam_table.as_ref()),
         social: web::socials(reader, social_table.as_ref(), base, env),
+        mail: mail::mail(reader, mail_table.as_ref()),
         sink_names,
         watchlists_dir_span,
     }
