@@ -436,8 +436,7 @@ async fn robots(client: &HttpClient, site: &ScamRepositoryConfig, polite: &mut P
     match polite.get(client, &url).await {
         Ok(page) => match texting_robots::Robot::new(ROBOTS_AGENT, &page.body) {
             Ok(robot) => {
-                if let Some(delay) = robot.delay.filter(|d| d.is_finite() && *d > 0.0) {
-                    let crawl = Duration::from_secs_f32(delay).min(MAX_CRAWL_DELAY);
+                if let Some(crawl) = crawl_delay(robot.delay) {
                     polite.delay = polite.delay.max(crawl);
                 }
                 Robots::Rules(Box::new(robot))
@@ -453,6 +452,16 @@ async fn robots(client: &HttpClient, site: &ScamRepositoryConfig, polite: &mut P
             Robots::DisallowAll
         }
     }
+}
+
+/// Reads a robots.txt `Crawl-delay` in seconds, at most [`MAX_CRAWL_DELAY`]; `None` for a
+/// missing, negative or non-finite one.
+fn crawl_delay(seconds: Option<f32>) -> Option<Duration> {
+    let seconds = seconds.filter(|s| s.is_finite() && *s > 0.0)?;
+    // Clamped before the conversion, which panics on a value too large for a Duration.
+    Some(Duration::from_secs_f32(
+        seconds.min(MAX_CRAWL_DELAY.as_secs_f32()),
+    ))
 }
 
 /// Last request time of each host, shared by every site of the daemon, so that two sources
@@ -499,5 +508,19 @@ impl Polite {
                 status: 304,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crawl_delay_is_clamped() {
+        assert_eq!(crawl_delay(Some(0.5)), Some(Duration::from_millis(500)));
+        assert_eq!(crawl_delay(Some(1e30)), Some(MAX_CRAWL_DELAY));
+        assert_eq!(crawl_delay(Some(f32::NAN)), None);
+        assert_eq!(crawl_delay(Some(-3.0)), None);
+        assert_eq!(crawl_delay(None), None);
     }
 }
