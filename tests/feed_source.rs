@@ -392,3 +392,33 @@ async fn shared_feed_captures_parse() {
     }
     assert_eq!(paths.len(), 6);
 }
+
+#[tokio::test]
+async fn malformed_feed_bodies_name_the_feed() {
+    let server = WebServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = feed_config(dir.path(), &server.url("/reports.rss"), "");
+    let (ctx, store) = context(&config);
+    let truncated = &REPORTS[..REPORTS.len() / 2];
+    let cases: [(&str, &[u8]); 4] = [
+        ("truncated RSS", truncated.as_bytes()),
+        ("empty body", b""),
+        ("JSON that is no feed", b"{\"error\": \"rate limited\"}"),
+        ("binary", &[0xff, 0xfe, 0x00, 0x01, 0x02]),
+    ];
+    for (case, body) in cases {
+        server.set("/reports.rss", Reply::ok(RSS, body.to_vec()));
+        let error = read_once(&ctx, &config).await.unwrap_err();
+        assert!(
+            matches!(error, FeedError::Malformed { .. }),
+            "{case}: {error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.starts_with("feed reports at http://127.0.0.1:"),
+            "{case}: {message}"
+        );
+        assert!(message.contains("check the URL"), "{case}: {message}");
+    }
+    assert!(store.findings().unwrap().is_empty());
+}
