@@ -78,6 +78,18 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
             tokio::spawn(sources::nrd::run(context.clone())),
         ),
         (
+            sources::feed::SOURCE,
+            tokio::spawn(sources::feed::run(context.clone())),
+        ),
+        (
+            sources::scam_repository::SOURCE,
+            tokio::spawn(sources::scam_repository::run(context.clone())),
+        ),
+        (
+            sources::social::SOURCE,
+            tokio::spawn(sources::social::run(context.clone())),
+        ),
+        (
             crate::watch::SOURCE,
             tokio::spawn(crate::watch::run(context.clone())),
         ),

@@ -10,6 +10,7 @@ use super::error::{ConfigError, ConfigErrors};
 use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
+use super::web;
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
 use super::{ct, evidence, health, mail, nrd};
 
@@ -20,6 +21,9 @@ const ROOT_KEYS: &[&str] = &[
     "dispatcher",
     "sinks",
     "nrd",
+    "feed",
+    "scam_repository",
+    "social",
     "health",
     "mail",
     "ct",
@@ -121,6 +125,9 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         sinks: main.sinks,
         sink_policies: main.sink_policies,
         nrd: main.nrd,
+        feeds: main.feeds,
+        scam_repositories: main.scam_repositories,
+        social: main.social,
         mail: main.mail,
         ct: main.ct,
         fetch: main.fetch,
@@ -142,6 +149,9 @@ struct MainFile {
     sinks: BTreeMap<String, super::SinkConfig>,
     sink_policies: BTreeMap<String, crate::alert::policy::SinkPolicy>,
     nrd: BTreeMap<String, super::NrdConfig>,
+    feeds: BTreeMap<String, super::FeedConfig>,
+    scam_repositories: BTreeMap<String, super::ScamRepositoryConfig>,
+    social: BTreeMap<String, super::SocialConfig>,
     mail: super::MailConfig,
     ct: Option<super::CtConfig>,
     fetch: super::FetchConfig,
@@ -169,6 +179,9 @@ fn main_file(
     let dispatcher_table = reader.table(root, "dispatcher", "dispatcher");
     let sinks_table = reader.table(root, "sinks", "sinks");
     let nrd_table = reader.table(root, "nrd", "nrd");
+    let feed_table = reader.table(root, "feed", "feed");
+    let scam_table = reader.table(root, "scam_repository", "scam_repository");
+    let social_table = reader.table(root, "social", "social");
     let health_table = reader.table(root, "health", "health");
     let mail_table = reader.table(root, "mail", "mail");
     let ct_table = reader.table(root, "ct", "ct");
@@ -208,6 +221,9 @@ fn main_file(
         sinks,
         sink_policies,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
+        feeds: web::feeds(reader, feed_table.as_ref()),
+        scam_repositories: web::scam_repositories(reader, scam_table.as_ref()),
+        social: web::socials(reader, social_table.as_ref(), base, env),
         mail: mail::mail(reader, mail_table.as_ref()),
         ct: ct::ct(reader, ct_table.as_ref(), base),
         fetch: evidence::fetch(reader, fetch_table.as_ref(), base),

@@ -15,6 +15,7 @@ mod ct;
 mod error;
 mod evidence;
 mod health;
+mod identity;
 mod load;
 mod mail;
 mod names;
@@ -26,6 +27,7 @@ mod sinks;
 mod tls;
 mod tree;
 mod watchlist;
+mod web;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use evidence::{
@@ -62,6 +64,12 @@ pub struct Config {
     pub sink_policies: BTreeMap<String, crate::alert::policy::SinkPolicy>,
     /// `[nrd.NAME]`: lists of newly registered domains, by name.
     pub nrd: BTreeMap<String, NrdConfig>,
+    /// `[feed.NAME]`: RSS, Atom and JSON feeds, by name.
+    pub feeds: BTreeMap<String, FeedConfig>,
+    /// `[scam_repository.NAME]`: scam-report sites read with CSS selectors, by name.
+    pub scam_repositories: BTreeMap<String, ScamRepositoryConfig>,
+    /// `[social.NAME]`: Mastodon instances and Bluesky AppViews searched, by name.
+    pub social: BTreeMap<String, SocialConfig>,
     /// `[mail]`: the company's own mail servers and the free-mail providers.
     pub mail: MailConfig,
     /// `[ct]`: Certificate Transparency logs to follow; `None` when the table is absent.
@@ -245,6 +253,104 @@ pub struct NrdConfig {
     pub max_bytes: u64,
     /// Time allowed for one download, in seconds. Default: 120.
     pub timeout_secs: u64,
+}
+
+/// HTTP settings of one `[feed.NAME]`, `[scam_repository.NAME]` or `[social.NAME]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchSettings {
+    /// Time allowed for one request, in seconds. Default: 30.
+    pub timeout_secs: u64,
+    /// Largest body accepted, in bytes, after decompression. Default: 5242880 (5 MiB).
+    pub max_bytes: u64,
+    /// Redirects followed for one request. Default: 5.
+    pub max_redirects: usize,
+    /// `User-Agent` sent. Default: `vigie/VERSION (scam watch; +URL of the project)`.
+    pub user_agent: String,
+    /// Lets the source fetch loopback, private and other non-public addresses: for tests and
+    /// lab servers only. Default: false.
+    pub allow_private_addresses: bool,
+}
+
+/// `[feed.NAME]`: one RSS 0.9x/1.0/2.0, Atom or JSON Feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedConfig {
+    pub name: String,
+    /// http or https URL of the feed. Required.
+    pub url: String,
+    /// Time between two reads, in seconds. Default: 900.
+    pub interval_secs: u64,
+    /// Items read from one answer at most; the feed's first items are kept. Default: 500.
+    pub max_items: usize,
+    pub fetch: FetchSettings,
+}
+
+/// `[scam_repository.NAME]`: a scam-report site read with CSS selectors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScamRepositoryConfig {
+    pub name: String,
+    /// http or https URL of the first list page. Required.
+    pub url: String,
+    /// Time between two reads of the site, in seconds. Default: 3600.
+    pub interval_secs: u64,
+    /// Delay between two requests to the site, in milliseconds. Default: 2000.
+    pub delay_ms: u64,
+    /// Read and obey the site's robots.txt. Default: true.
+    pub robots_txt: bool,
+    /// List pages read per visit, following `next_page`. Default: 3.
+    pub max_pages: usize,
+    /// Item pages read per visit. Default: 50.
+    pub max_items: usize,
+    /// CSS selector of the links to item pages on a list page. Required.
+    pub item_links: String,
+    /// CSS selector of the link to the next list page. Default: none (one list page).
+    pub next_page: Option<String>,
+    /// Item fields by name (`sender`, `reply_to`, `subject`, `body`, `date`, ...), each a CSS
+    /// selector on the item page. At least one is required.
+    pub fields: BTreeMap<String, String>,
+    pub fetch: FetchSettings,
+}
+
+/// `network` of a `[social.NAME]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocialNetwork {
+    /// A Mastodon instance's REST API.
+    Mastodon,
+    /// A Bluesky AppView's XRPC API.
+    Bluesky,
+}
+
+/// `[social.NAME]`: one Mastodon instance or Bluesky AppView searched for impersonations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocialConfig {
+    pub name: String,
+    pub network: SocialNetwork,
+    /// Base URL: the Mastodon instance, or the Bluesky AppView (default
+    /// `https://public.api.bsky.app`).
+    pub url: String,
+    /// Search terms. Default: each watchlist's brand name and executives.
+    pub queries: Vec<String>,
+    /// Mastodon hashtags whose timeline is read, without `#`. Default: none.
+    pub hashtags: Vec<String>,
+    /// Search for accounts. Default: true.
+    pub search_accounts: bool,
+    /// Search for posts. Default: true.
+    pub search_posts: bool,
+    /// Result pages read per query and kind. Default: 2.
+    pub max_pages: usize,
+    /// Results asked per page. Default: 40 (Mastodon), 25 (Bluesky).
+    pub page_size: usize,
+    /// Time between two rounds of searches, in seconds. Default: 1800.
+    pub interval_secs: u64,
+    /// Mastodon access token, from `token_env` or `token_file`. Default: none.
+    pub token: Option<Secret>,
+    /// Bluesky login: handle or e-mail. Default: none (public AppView, no login).
+    pub login_identifier: Option<String>,
+    /// Bluesky app password, from `password_env` or `password_file`.
+    pub password: Option<Secret>,
+    /// Bluesky server that creates the session (and then serves the searches). Default:
+    /// `https://bsky.social`.
+    pub login_url: String,
+    pub fetch: FetchSettings,
 }
 
 /// `[mail]`: what mail analysis needs to know about the company's own mail servers.
@@ -607,6 +713,65 @@ pub struct Watchlist {
     pub min_severity: Severity,
     /// Per-watchlist overrides of `[lookalike]`.
     pub lookalike: LookalikeConfig,
+    /// Names, numbers and accounts of the company that scammers reuse (`[brand]` keys
+    /// `executives`, `products`, `phones`, `ibans`, `addresses`, `official_accounts`,
+    /// `scam_words`).
+    pub identity: Identity,
+}
+
+/// What scammers copy from a company besides its domains, from the `[brand]` table of a
+/// watchlist. The text matcher looks for each of these in feeds, scam pages and posts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// Executives' names as written, e.g. `Jane Q. Doe`.
+    pub executives: Vec<String>,
+    /// Product and service names as written.
+    pub products: Vec<String>,
+    /// The company's phone numbers.
+    pub phones: Vec<PhoneNumber>,
+    /// The company's IBANs, upper-case, without spaces; each passed the mod-97 check.
+    pub ibans: Vec<String>,
+    /// The company's postal addresses as written.
+    pub addresses: Vec<String>,
+    /// Social accounts that the company runs: never reported as impersonations.
+    pub official_accounts: Vec<OfficialAccount>,
+    /// Words that make a mention of the brand look like a scam. `None` keeps the built-in
+    /// list; `Some` replaces it (an empty list turns the scam-word rule off).
+    pub scam_words: Option<Vec<String>>,
+}
+
+/// A phone number written in international form, `+33 1 23 45 67 89`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneNumber {
+    /// The number as written in the watchlist.
+    pub written: String,
+    /// Country calling code, digits only (`33`).
+    pub country_code: String,
+    /// The rest of the number, digits only, without a leading trunk `0` (`123456789`).
+    pub national: String,
+}
+
+/// An official social account of the company.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfficialAccount {
+    /// `mastodon:USER@INSTANCE`, both lower-case.
+    Mastodon { username: String, instance: String },
+    /// `bluesky:HANDLE` or `bluesky:did:...`, lower-case.
+    Bluesky { id: String },
+}
+
+impl OfficialAccount {
+    /// Tells whether a Mastodon account `username@instance` is this one.
+    pub fn is_mastodon(&self, username: &str, instance: &str) -> bool {
+        matches!(self, OfficialAccount::Mastodon { username: u, instance: i }
+            if u.eq_ignore_ascii_case(username) && i.eq_ignore_ascii_case(instance))
+    }
+
+    /// Tells whether a Bluesky account, by handle or DID, is this one.
+    pub fn is_bluesky(&self, handle: &str, did: &str) -> bool {
+        matches!(self, OfficialAccount::Bluesky { id }
+            if id.eq_ignore_ascii_case(handle) || id.eq_ignore_ascii_case(did))
+    }
 }
 
 /// A domain the company owns.

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::identity::{IDENTITY_KEYS, identity};
 use super::names::normalize_domain;
 use super::sections::lookalike;
 use super::tree::{Reader, Table, closest};
-use super::{DomainStatus, LegitDomain, LookalikeConfig, Watchlist};
+use super::{DomainStatus, Identity, LegitDomain, LookalikeConfig, Watchlist};
 use crate::model::Severity;
 
 const ROOT_KEYS: &[&str] = &["brand", "domains", "allow", "alerts", "lookalike"];
@@ -48,6 +49,10 @@ pub(crate) fn watchlist(
         Some(table) => brand(reader, table),
         None => (None, Vec::new(), Vec::new()),
     };
+    let identity = match &brand_table {
+        Some(table) => identity(reader, table),
+        None => Identity::default(),
+    };
 
     let domains = domains(reader, root, context);
     let allow = allow(reader, root);
@@ -67,6 +72,7 @@ pub(crate) fn watchlist(
         sinks,
         min_severity,
         lookalike,
+        identity,
     })
 }
 
@@ -74,7 +80,8 @@ fn brand(
     reader: &mut Reader<'_>,
     table: &Table<'_, '_>,
 ) -> (Option<String>, Vec<String>, Vec<String>) {
-    reader.check_keys(table, BRAND_KEYS);
+    let known: Vec<&str> = BRAND_KEYS.iter().chain(IDENTITY_KEYS).copied().collect();
+    reader.check_keys(table, &known);
     let name = reader
         .required_string(table, "name", "\"Example\"")
         .and_then(|(name, span)| {

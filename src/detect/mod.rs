@@ -27,6 +27,7 @@
 mod fold;
 mod index;
 mod scan;
+pub mod text;
 mod words;
 
 use serde::Serialize;
@@ -36,6 +37,7 @@ use crate::config::Watchlist;
 use crate::model::{Finding, Indicator, IndicatorKind, Severity};
 
 pub use index::Matcher;
+pub use text::{TextMatch, TextMatcher, TextSpec};
 
 /// A brand keyword as the watchlist gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]

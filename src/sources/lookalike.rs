@@ -592,6 +592,7 @@ mod tests {
                 tld_swap: true,
                 tld_file: None,
             },
+            identity: Default::default(),
         };
 
         let candidates = candidates_for(&watchlist).unwrap();

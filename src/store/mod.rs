@@ -24,6 +24,7 @@ mod maintenance;
 mod outbox;
 mod quarantine;
 pub mod schema;
+mod seen;
 mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};

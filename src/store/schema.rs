@@ -168,6 +168,15 @@ pub const MIGRATIONS: &[&str] = &[
         mx_up       INTEGER NOT NULL,
         mx_detail   TEXT NOT NULL
     );",
+    // 7: items that feed, scam-repository and social sources have processed, by id, link and
+    // content hash, so that an item alerts once even when its feed changes its ids.
+    "CREATE TABLE seen_items (
+        source  TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        seen_at INTEGER NOT NULL,
+        PRIMARY KEY (source, key)
+    );
+    CREATE INDEX seen_items_by_age ON seen_items(source, seen_at);",
 ];
 
 /// Schema version this build writes.

@@ -3,9 +3,11 @@
 pub mod ct_log;
 pub mod daemon;
 pub mod dns;
+pub mod feed_web;
 pub mod imap;
 pub mod mail;
 pub mod response;
 pub mod unbound;
+pub mod watch;
 pub mod web;
 pub mod webhook;
