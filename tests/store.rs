@@ -647,6 +647,8 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         },
         sinks: Default::default(),
         nrd: Default::default(),
+        inboxes: Default::default(),
+        intake: None,
         watchlists: Vec::new(),
     }
 }

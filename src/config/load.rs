@@ -7,13 +7,23 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use super::error::{ConfigError, ConfigErrors};
+use super::inbox::{self, WatchlistRef};
 use super::nrd;
 use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
 
-const ROOT_KEYS: &[&str] = &["daemon", "dns", "lookalike", "dispatcher", "sinks", "nrd"];
+const ROOT_KEYS: &[&str] = &[
+    "daemon",
+    "dns",
+    "lookalike",
+    "dispatcher",
+    "sinks",
+    "nrd",
+    "inbox",
+    "intake",
+];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
 /// users can read), which do not stop the daemon.
@@ -80,6 +90,9 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
             watchlists.push(list);
         }
     }
+    if syntax.is_empty() {
+        check_watchlist_refs(&source, &main.watchlist_refs, &watchlists, &mut errors);
+    }
 
     if !errors.is_empty() {
         return Err(ConfigErrors::new(errors));
@@ -92,6 +105,8 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         dispatcher: main.dispatcher,
         sinks: main.sinks,
         nrd: main.nrd,
+        inboxes: main.inboxes,
+        intake: main.intake,
         watchlists,
     };
     Ok(Loaded { config, warnings })
@@ -105,6 +120,10 @@ struct MainFile {
     dispatcher: super::DispatcherConfig,
     sinks: BTreeMap<String, super::SinkConfig>,
     nrd: BTreeMap<String, super::NrdConfig>,
+    inboxes: BTreeMap<String, super::InboxConfig>,
+    intake: Option<super::IntakeConfig>,
+    /// `watchlist` keys of the inboxes and the intake, checked once the watchlists are read.
+    watchlist_refs: Vec<WatchlistRef>,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -124,6 +143,8 @@ fn main_file(
     let dispatcher_table = reader.table(root, "dispatcher", "dispatcher");
     let sinks_table = reader.table(root, "sinks", "sinks");
     let nrd_table = reader.table(root, "nrd", "nrd");
+    let inbox_table = reader.table(root, "inbox", "inbox");
+    let intake_table = reader.table(root, "intake", "intake");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -131,6 +152,15 @@ fn main_file(
         .map_or(0..0, |(_, value)| value.span());
     let defaults = sections::default_lookalike();
     let (sinks, sink_names) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
+    let mut watchlist_refs = Vec::new();
+    let inboxes = inbox::inboxes(reader, inbox_table.as_ref(), base, env, &mut watchlist_refs);
+    let intake = inbox::intake(
+        reader,
+        intake_table.as_ref(),
+        base,
+        env,
+        &mut watchlist_refs,
+    );
     MainFile {
         daemon: sections::daemon(reader, daemon_table.as_ref(), base, env),
         dns: sections::dns(reader, dns_table.as_ref()),
@@ -138,8 +168,41 @@ fn main_file(
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
         sinks,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
+        inboxes,
+        intake,
+        watchlist_refs,
         sink_names,
         watchlists_dir_span,
+    }
+}
+
+/// Reports every `watchlist` key of an inbox or of the intake that names no watchlist file.
+fn check_watchlist_refs(
+    source: &Source,
+    refs: &[WatchlistRef],
+    watchlists: &[Watchlist],
+    errors: &mut Vec<ConfigError>,
+) {
+    for reference in refs {
+        if watchlists.iter().any(|list| list.id == reference.name) {
+            continue;
+        }
+        let known: Vec<&str> = watchlists.iter().map(|list| list.id.as_str()).collect();
+        errors.push(source.error(
+            &reference.span,
+            format!(
+                "{} names watchlist \"{}\", which does not exist",
+                reference.key_path, reference.name
+            ),
+            format!(
+                "use the file stem of a watchlist ({}), or remove the key",
+                if known.is_empty() {
+                    "none is loaded".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ));
     }
 }
 
