@@ -8,6 +8,7 @@
 //! source and no sink.
 
 pub mod alert;
+pub mod campaign;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -1,4 +1,5 @@
-//! The SQLite store: findings, their history, source cursors and the alert outbox.
+//! The SQLite store: findings, their history, source cursors, the alert outbox, and the mails
+//! kept as evidence with their campaigns.
 //!
 //! One file (`vigie.db` under the state folder) in WAL mode, opened through rusqlite with the
 //! bundled SQLite. A sighting and the alerts it raises are written in one transaction, so an
@@ -14,6 +15,7 @@
 //! only an operating-system crash or power loss can drop the last few commits, which SQLite
 //! documents for this mode. FULL would add an fsync per sighting for that case only.
 
+mod campaigns;
 mod findings;
 mod outbox;
 pub mod schema;
@@ -28,6 +30,10 @@ use time::OffsetDateTime;
 
 use crate::model::{Finding, Indicator, Severity};
 
+pub use campaigns::{
+    AttachmentHash, CampaignInput, CampaignKey, CampaignState, IntakeReport, NewMail, RecordedMail,
+    StoredMail,
+};
 pub use outbox::OutboxStats;
 
 /// Errors of the store.

@@ -2,5 +2,6 @@
 
 pub mod daemon;
 pub mod dns;
+pub mod inbox;
 pub mod mail;
 pub mod webhook;
