@@ -59,7 +59,11 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
         ),
         (
             sources::nrd::SOURCE,
-            tokio::spawn(sources::nrd::run(context)),
+            tokio::spawn(sources::nrd::run(context.clone())),
+        ),
+        (
+            sources::inbox::SOURCE,
+            tokio::spawn(sources::inbox::run(context.clone())),
         ),
     ];
 

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::pipeline::Pipeline;
 
+pub mod inbox;
 pub mod lookalike;
 pub mod nrd;
 
