@@ -446,6 +446,124 @@ impl MailServers {
     }
 }
 
+impl MailServers {
+    /// Opens an IMAP session on the mailbox.
+    pub async fn imap_session(&self) -> async_imap::Session<tokio::net::TcpStream> {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port))
+            .await
+            .expect("connect to IMAP");
+        let mut client = async_imap::Client::new(stream);
+        client.read_response().await.expect("IMAP greeting");
+        client
+            .login(MAILBOX, PASSWORD)
+            .await
+            .map_err(|(error, _)| error)
+            .expect("IMAP login")
+    }
+
+    /// Appends a raw mail to `folder` (created when missing) over IMAP. A leading mbox
+    /// `From ` line is dropped and line ends become CRLF, as IMAP requires.
+    pub async fn append(&self, folder: &str, raw: &[u8]) {
+        let mut session = self.imap_session().await;
+        let _ = session.create(folder).await;
+        session
+            .append(folder, None, None, to_crlf(strip_mbox_line(raw)))
+            .await
+            .expect("IMAP APPEND");
+        let _ = session.logout().await;
+    }
+
+    /// Returns the flags of every mail of `folder`, by UID.
+    pub async fn flags(&self, folder: &str) -> Vec<(u32, Vec<String>)> {
+        let mut session = self.imap_session().await;
+        session.select(folder).await.expect("select the folder");
+        let fetches: Vec<_> = session
+            .uid_fetch("1:*", "(UID FLAGS)")
+            .await
+            .expect("UID FETCH")
+            .try_collect()
+            .await
+            .expect("UID FETCH responses");
+        let _ = session.logout().await;
+        let mut flags: Vec<(u32, Vec<String>)> = fetches
+            .iter()
+            .map(|fetch| {
+                let names = fetch.flags().map(|flag| format!("{flag:?}")).collect();
+                (fetch.uid.unwrap_or(0), names)
+            })
+            .collect();
+        flags.sort();
+        flags
+    }
+
+    /// Returns the number of mails in `folder`.
+    pub async fn count(&self, folder: &str) -> u32 {
+        let mut session = self.imap_session().await;
+        let mailbox = session.select(folder).await.expect("select the folder");
+        let _ = session.logout().await;
+        mailbox.exists
+    }
+
+    /// Stops Dovecot and waits until its master process is gone; Postfix keeps running.
+    pub fn stop_dovecot(&mut self) {
+        let run = self.run_dir().to_owned();
+        let Some(pid) = read_pid(&run.join("dovecot/master.pid")) else {
+            panic!("dovecot is not running: no master.pid");
+        };
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while is_running(pid) {
+            assert!(Instant::now() < deadline, "dovecot {pid} did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.dovecot_started = false;
+    }
+
+    /// Starts Dovecot again after [`MailServers::stop_dovecot`] and waits for its IMAP port.
+    pub fn start_dovecot(&mut self) {
+        let run = self.run_dir().to_owned();
+        let started = spawn_daemon(
+            Command::new(binary("dovecot"))
+                .arg("-c")
+                .arg(run.join("dovecot.conf")),
+            &run.join("dovecot-restart.log"),
+        );
+        assert!(
+            started,
+            "dovecot failed to start again: {}",
+            read(&run.join("dovecot-restart.log"))
+        );
+        self.dovecot_started = true;
+        wait_for_port(self.imap_port, Duration::from_secs(15));
+    }
+}
+
+/// Drops the `From ` separator line that mbox files put before each mail.
+pub fn strip_mbox_line(raw: &[u8]) -> &[u8] {
+    if raw.starts_with(b"From ") {
+        match raw.iter().position(|byte| *byte == b'\n') {
+            Some(end) => &raw[end + 1..],
+            None => &[],
+        }
+    } else {
+        raw
+    }
+}
+
+/// Turns bare LF line ends into CRLF.
+pub fn to_crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 20);
+    let mut previous = 0u8;
+    for byte in raw {
+        if *byte == b'\n' && previous != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(*byte);
+        previous = *byte;
+    }
+    out
+}
+
 impl Drop for MailServers {
     fn drop(&mut self) {
         let run = self.run_dir().to_owned();
