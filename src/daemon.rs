@@ -65,6 +65,10 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
             sources::inbox::SOURCE,
             tokio::spawn(sources::inbox::run(context.clone())),
         ),
+        (
+            crate::intake::SOURCE,
+            tokio::spawn(crate::intake::run(context)),
+        ),
     ];
 
     // Handlers go in before READY: systemd may send SIGHUP as soon as it sees READY, and the

@@ -14,6 +14,7 @@ pub mod config;
 pub mod daemon;
 pub mod detect;
 pub mod domain;
+pub mod intake;
 pub mod model;
 pub mod net;
 pub mod pipeline;
