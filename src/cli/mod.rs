@@ -11,6 +11,7 @@ use crate::config::{self, Config, LogFormat};
 
 pub mod check;
 pub mod findings;
+pub mod import;
 pub mod match_cmd;
 pub mod permute;
 pub mod run;
@@ -66,6 +67,9 @@ pub enum Command {
     Findings(findings::FindingsArgs),
     /// Judge domains, host names or URLs (one a line) against the watchlists.
     Match(match_cmd::MatchArgs),
+    /// Import mails gathered elsewhere (an mbox file or .eml files) into the store and their
+    /// campaigns.
+    Import(import::ImportArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -92,6 +96,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(&cli, LogFormat::Text);
             let config = args.config.as_deref().map(load_config).transpose()?;
             match_cmd::run(args, config.as_ref())
+        }
+        Command::Import(args) => {
+            init_logging(&cli, LogFormat::Text);
+            let config = load_config(&args.config.config)?;
+            import::run(args, config)
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod imap;
 pub mod ingest;
 pub mod maildir;
+pub mod mbox;
 
 use std::collections::HashMap;
 
