@@ -15,6 +15,7 @@ pub mod daemon;
 pub mod detect;
 pub mod domain;
 pub mod intake;
+pub mod mail;
 pub mod model;
 pub mod net;
 pub mod pipeline;

@@ -649,6 +649,7 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         nrd: Default::default(),
         inboxes: Default::default(),
         intake: None,
+        mail: Default::default(),
         watchlists: Vec::new(),
     }
 }

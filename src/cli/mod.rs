@@ -12,6 +12,7 @@ use crate::config::{self, Config, LogFormat};
 pub mod check;
 pub mod findings;
 pub mod import;
+pub mod mail;
 pub mod match_cmd;
 pub mod permute;
 pub mod run;
@@ -70,6 +71,9 @@ pub enum Command {
     /// Import mails gathered elsewhere (an mbox file or .eml files) into the store and their
     /// campaigns.
     Import(import::ImportArgs),
+    /// Analyse mails: real sender IP, URLs, domains, addresses and findings.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -101,6 +105,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging(&cli, LogFormat::Text);
             let config = load_config(&args.config.config)?;
             import::run(args, config)
+        }
+        Command::Mail(command) => {
+            init_logging(&cli, LogFormat::Text);
+            let mail::MailCommand::Inspect(args) = command;
+            let config = args.config.as_deref().map(load_config).transpose()?;
+            mail::run(command, config.as_ref())
         }
     }
 }

@@ -8,11 +8,11 @@ use toml::de::DeTable;
 
 use super::error::{ConfigError, ConfigErrors};
 use super::inbox::{self, WatchlistRef};
-use super::nrd;
 use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
+use super::{mail, nrd};
 
 const ROOT_KEYS: &[&str] = &[
     "daemon",
@@ -23,6 +23,7 @@ const ROOT_KEYS: &[&str] = &[
     "nrd",
     "inbox",
     "intake",
+    "mail",
 ];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
@@ -107,6 +108,7 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         nrd: main.nrd,
         inboxes: main.inboxes,
         intake: main.intake,
+        mail: main.mail,
         watchlists,
     };
     Ok(Loaded { config, warnings })
@@ -124,6 +126,7 @@ struct MainFile {
     intake: Option<super::IntakeConfig>,
     /// `watchlist` keys of the inboxes and the intake, checked once the watchlists are read.
     watchlist_refs: Vec<WatchlistRef>,
+    mail: super::MailConfig,
     /// Every sink name defined, including those of sinks with errors.
     sink_names: Vec<String>,
     /// Span of the `watchlists_dir` value, where folder errors are reported.
@@ -145,6 +148,7 @@ fn main_file(
     let nrd_table = reader.table(root, "nrd", "nrd");
     let inbox_table = reader.table(root, "inbox", "inbox");
     let intake_table = reader.table(root, "intake", "intake");
+    let mail_table = reader.table(root, "mail", "mail");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -171,6 +175,7 @@ fn main_file(
         inboxes,
         intake,
         watchlist_refs,
+        mail: mail::mail(reader, mail_table.as_ref()),
         sink_names,
         watchlists_dir_span,
     }

@@ -14,6 +14,7 @@ use crate::model::Severity;
 mod error;
 mod inbox;
 mod load;
+mod mail;
 mod names;
 mod nrd;
 mod secrets;
@@ -49,6 +50,8 @@ pub struct Config {
     pub inboxes: BTreeMap<String, InboxConfig>,
     /// `[intake]`: the HTTP endpoint of the report form; `None` when the section is absent.
     pub intake: Option<IntakeConfig>,
+    /// `[mail]`: the company's own mail servers and the free-mail providers.
+    pub mail: MailConfig,
     /// Every watchlist file, sorted by file name.
     pub watchlists: Vec<Watchlist>,
 }
@@ -64,6 +67,34 @@ pub struct NrdConfig {
     pub max_bytes: u64,
     /// Time allowed for one download, in seconds. Default: 120.
     pub timeout_secs: u64,
+}
+
+/// `[mail]`: what mail analysis needs to know about the company's own mail servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailConfig {
+    /// `own_networks`: addresses and CIDR blocks of the company's own mail servers and
+    /// relays. A `Received` hop from one of them is internal. Default: none.
+    pub own_networks: Vec<ipnet::IpNet>,
+    /// `own_hosts`: host names of the company's own mail servers, ASCII lower case; each
+    /// covers its subdomains (`example.com` covers `mx1.example.com`). Default: none.
+    pub own_hosts: Vec<String>,
+    /// `free_mail_domains`: free-mail providers, replacing the built-in list. An entry is a
+    /// domain (`gmail.com`) or a label with `.*` for every public suffix (`gmx.*`).
+    /// Default: `None`, the built-in list.
+    pub free_mail_domains: Option<Vec<String>>,
+    /// `max_message_bytes`: largest mail analysed, in bytes. Default: 26214400 (25 MiB).
+    pub max_message_bytes: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            own_networks: Vec::new(),
+            own_hosts: Vec::new(),
+            free_mail_domains: None,
+            max_message_bytes: mail::DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
 }
 
 /// Where a list of newly registered domains is read.
