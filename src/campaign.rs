@@ -1,11 +1,19 @@
 //! Mail campaigns: which keys group mails together, and the finding that stands for a campaign.
 //!
 //! A mail's grouping keys are its origin IP, the network of that IP (/24 for IPv4, /48 for
-//! IPv6), the domains of its URLs, its reply-to addresses and the digest of its body. The
-//! origin IP, the reply-to addresses, the body digest and a URL domain that the matcher flags
-//! as imitating the brand are strong: one of them shared puts two mails in one campaign. The
-//! network and the other URL domains (mailing-list footers, link shorteners, common sites)
-//! are weak: two of them must be shared. The store applies that rule ([`crate::store`]).
+//! IPv6), the domains of its URLs, its reply-to addresses, the digest of its body and the
+//! eight bands of its body's SimHash. The origin IP, the reply-to addresses, the body digest
+//! and a URL domain that the matcher flags as imitating the brand are strong: one of them
+//! shared puts two mails in one campaign. The network and the other URL domains
+//! (mailing-list footers, link shorteners, common sites) are weak: weak keys of two kinds
+//! must be shared, such as the network and a URL domain. A body whose SimHash is at most 4
+//! bits from that of a campaign's mail counts as near-identical; the SimHash is split into
+//! eight bands so that the store finds such campaigns by index. The store applies these
+//! rules ([`crate::store`]).
+//!
+//! The 4-bit bound comes from the SpamAssassin advance-fee mails of the test fixtures: copies
+//! of one letter land 0 to 1 bit apart, while different letters land 9 bits or more apart,
+//! because their shared vocabulary makes their SimHashes far closer than random ones.
 //!
 //! Each campaign is one finding of kind `mail-campaign`, whose fingerprint hashes the
 //! watchlist and the campaign's key (the SHA-256 of its first mail), so every later mail
@@ -50,8 +58,10 @@ pub struct MailFacts {
     pub origin_ip: Option<IpAddr>,
     /// Host names of the mail's URLs, lower-case, without duplicates.
     pub url_domains: Vec<String>,
-    /// Digest of the normalised body: equal for near-identical bodies.
+    /// Digest of the normalised body: equal for copies of one text.
     pub body_digest: Option<String>,
+    /// 64-bit SimHash of the normalised body in 16 hex digits: close for near-identical texts.
+    pub body_simhash: Option<String>,
     /// Watchlist matches found in the mail.
     pub matches: Vec<MailMatch>,
 }
@@ -206,7 +216,32 @@ pub fn keys_for(facts: &MailFacts, watchlist: &Watchlist) -> Vec<CampaignKey> {
     if let Some(digest) = &facts.body_digest {
         keys.push(key("body", digest.clone(), true));
     }
+    if let Some(simhash) = &facts.body_simhash {
+        keys.push(key(BODY_SIMHASH, simhash.clone(), false));
+        keys.extend(
+            simhash_bands(simhash)
+                .into_iter()
+                .map(|band| key(BODY_BAND, band, false)),
+        );
+    }
     keys
+}
+
+/// Key kind of the bands of a body's SimHash, by which the store finds candidate campaigns.
+pub const BODY_BAND: &str = "body-band";
+
+/// Key kind of a body's whole SimHash, against which the store checks a candidate.
+pub const BODY_SIMHASH: &str = "body-simhash";
+
+/// Splits a 16-hex-digit SimHash into its eight 8-bit bands, each tagged with its position
+/// (`3:af`). Two SimHashes at a distance of 4 bits or less share at least four bands.
+pub fn simhash_bands(simhash: &str) -> Vec<String> {
+    if simhash.len() != 16 || !simhash.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Vec::new();
+    }
+    (0..8)
+        .map(|band| format!("{band}:{}", &simhash[band * 2..band * 2 + 2]))
+        .collect()
 }
 
 /// Picks the subject of a new campaign's finding: its most telling indicator.
@@ -216,10 +251,12 @@ fn label_for(facts: &MailFacts, keys: &[CampaignKey]) -> String {
             .find(|key| key.kind == kind && (key.strong || !strong))
             .map(|key| key.value.clone())
     };
+    // A weak URL domain comes last: it is often a footer or an advertisement of a webmail.
     first("url-domain", true)
         .or_else(|| first("reply-to", true))
-        .or_else(|| first("url-domain", false))
+        .or_else(|| facts.from.clone().filter(|from| from.contains('@')))
         .or_else(|| facts.origin_ip.map(|ip| ip.to_string()))
+        .or_else(|| first("url-domain", false))
         .unwrap_or_else(|| match &facts.subject {
             Some(subject) => format!("mail \"{}\"", truncate(subject, 80)),
             None => format!("mail {}", &facts.sha256[..facts.sha256.len().min(16)]),
@@ -420,6 +457,15 @@ mod tests {
         assert_eq!(OriginClass::from_counts(1, 1), OriginClass::OneMachine);
         assert_eq!(OriginClass::from_counts(3, 1), OriginClass::OneNetwork);
         assert_eq!(OriginClass::from_counts(3, 2), OriginClass::ManyMachines);
+    }
+
+    #[test]
+    fn simhash_splits_into_eight_bands() {
+        let bands = simhash_bands("0123456789abcdef");
+        assert_eq!(bands.len(), 8);
+        assert_eq!(bands[0], "0:01");
+        assert_eq!(bands[7], "7:ef");
+        assert!(simhash_bands("xyz").is_empty());
     }
 
     #[test]

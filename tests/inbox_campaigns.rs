@@ -346,3 +346,61 @@ async fn mail_without_watchlist_is_kept_without_campaign() {
     let input = campaign::campaign_input(&mail, &h.config.watchlists, None);
     assert!(input.is_none());
 }
+
+#[tokio::test]
+async fn two_footer_domains_do_not_group() {
+    let h = harness();
+    let footers = vec![
+        "lists.sourceforge.example".to_string(),
+        "www.thinkgeek.example".to_string(),
+    ];
+    let mut first = facts("one");
+    first.url_domains = footers.clone();
+    let mut second = facts("two");
+    second.url_domains = footers;
+
+    let a = h.record("one", &first);
+    let b = h.record("two", &second);
+
+    assert_ne!(
+        campaign_id(&a),
+        campaign_id(&b),
+        "weak keys of one kind grouped"
+    );
+}
+
+#[tokio::test]
+async fn near_identical_bodies_group() {
+    let h = harness();
+    let body = |raw: &str, simhash: &str| {
+        let mut mail = facts(raw);
+        mail.body_digest = Some(format!("digest of {raw}"));
+        mail.body_simhash = Some(simhash.to_string());
+        mail
+    };
+    // 4 bits apart, all in the last band.
+    let a = h.record("one", &body("one", "0123456789abcdef"));
+    let b = h.record("two", &body("two", "0123456789abcd1f"));
+    // Bits changed in five bands: 3 bands equal.
+    let c = h.record("three", &body("three", "1133557799abcdef"));
+
+    assert_eq!(campaign_id(&a), campaign_id(&b));
+    assert_ne!(campaign_id(&a), campaign_id(&c));
+}
+
+#[tokio::test]
+async fn bodies_sharing_bands_but_far_apart_stay_apart() {
+    let h = harness();
+    let body = |raw: &str, simhash: &str| {
+        let mut mail = facts(raw);
+        mail.body_digest = Some(format!("digest of {raw}"));
+        mail.body_simhash = Some(simhash.to_string());
+        mail
+    };
+    // Two SimHashes of different advance-fee letters in the fixtures: four bands equal,
+    // 9 bits apart.
+    let a = h.record("one", &body("one", "08f5690f3544f15c"));
+    let b = h.record("two", &body("two", "08f55d07354cf1ac"));
+
+    assert_ne!(campaign_id(&a), campaign_id(&b));
+}

@@ -219,7 +219,7 @@ async fn oversized_mail_is_skipped_and_passed() {
     assert!(large.len() > 3000);
     servers.append("INBOX", &large).await;
     let mut small = b"From: a@b.example\r\nSubject: small\r\n\r\nshort body\r\n".to_vec();
-    small.extend_from_slice(&vec![b'x'; 10]);
+    small.extend_from_slice(&[b'x'; 10]);
     servers.append("INBOX", &small).await;
 
     let source = start(

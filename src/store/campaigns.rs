@@ -4,8 +4,9 @@
 //! was read, its attachments' hashes) and files it into a campaign in one transaction. A
 //! campaign is the set of mails of one watchlist that share grouping keys: the campaign
 //! logic in `crate::campaign` decides which keys a mail has and which of them are strong. A mail
-//! joins every campaign with which it shares one strong key or two weak keys; when it joins
-//! several, the oldest absorbs the others (`merged_into`), mails and keys included.
+//! joins every campaign with which it shares one strong key, weak keys of two kinds, or four
+//! bands of its body's SimHash; when it joins several, the oldest absorbs the others
+//! (`merged_into`), mails and keys included.
 //!
 //! The same raw mail recorded twice (same SHA-256) is not counted twice: the second call
 //! returns the campaign of the first, so a source that reads a mail again after a crash
@@ -491,15 +492,40 @@ fn file_into_campaign(
     Ok((campaign_id, absorbed))
 }
 
+/// Key kind whose weak keys count together, not as one kind: the bands of a body's SimHash.
+const BAND_KIND: &str = "body-band";
+
+/// Key kind of a body's whole SimHash: stored, never looked up by value.
+const SIMHASH_KIND: &str = "body-simhash";
+
+/// Bands of a body's SimHash that two mails at most [`NEAR_BODY_BITS`] apart always share.
+const BANDS_FOR_NEAR_BODY: u32 = 4;
+
+/// Largest SimHash distance, in bits, of two bodies taken as near-identical.
+const NEAR_BODY_BITS: u32 = 4;
+
+/// Shared keys of one campaign with the mail being filed.
+#[derive(Debug, Default)]
+struct Hits<'k> {
+    strong: u32,
+    weak_kinds: BTreeSet<&'k str>,
+    bands: u32,
+}
+
 /// Returns the campaigns of the watchlist that the mail joins, oldest first: those sharing
-/// one strong key or two keys of any strength with it.
+/// one strong key with it, weak keys of two kinds, or a mail whose body's SimHash is at most
+/// [`NEAR_BODY_BITS`] away.
 fn matching_campaigns(tx: &Transaction<'_>, input: &CampaignInput) -> Result<Vec<i64>, StoreError> {
-    let mut hits: BTreeMap<i64, (u32, u32)> = BTreeMap::new();
+    let mut hits: BTreeMap<i64, Hits<'_>> = BTreeMap::new();
     let mut statement = tx.prepare_cached(
         "SELECT k.campaign_id FROM campaign_keys k JOIN campaigns c ON c.id = k.campaign_id
          WHERE k.watchlist = ?1 AND k.kind = ?2 AND k.value = ?3 AND c.merged_into IS NULL",
     )?;
-    let keys: BTreeSet<&CampaignKey> = input.keys.iter().collect();
+    let keys: BTreeSet<&CampaignKey> = input
+        .keys
+        .iter()
+        .filter(|key| key.kind != SIMHASH_KIND)
+        .collect();
     for key in keys {
         let rows = statement.query_map(params![input.watchlist, key.kind, key.value], |row| {
             row.get::<_, i64>(0)
@@ -507,17 +533,50 @@ fn matching_campaigns(tx: &Transaction<'_>, input: &CampaignInput) -> Result<Vec
         for campaign in rows {
             let entry = hits.entry(campaign?).or_default();
             if key.strong {
-                entry.0 += 1;
+                entry.strong += 1;
+            } else if key.kind == BAND_KIND {
+                entry.bands += 1;
             } else {
-                entry.1 += 1;
+                entry.weak_kinds.insert(key.kind.as_str());
             }
         }
     }
-    Ok(hits
-        .into_iter()
-        .filter(|(_, (strong, weak))| *strong >= 1 || *weak >= 2)
-        .map(|(id, _)| id)
-        .collect())
+    let simhash = input
+        .keys
+        .iter()
+        .find(|key| key.kind == SIMHASH_KIND)
+        .and_then(|key| u64::from_str_radix(&key.value, 16).ok());
+    let mut joined = Vec::new();
+    for (id, hits) in hits {
+        let near_body = match simhash {
+            Some(simhash) if hits.bands >= BANDS_FOR_NEAR_BODY => {
+                has_near_simhash(tx, id, simhash)?
+            }
+            _ => false,
+        };
+        if hits.strong >= 1 || hits.weak_kinds.len() >= 2 || near_body {
+            joined.push(id);
+        }
+    }
+    Ok(joined)
+}
+
+/// Tells whether a mail of the campaign has a body SimHash at most [`NEAR_BODY_BITS`] from
+/// `simhash`.
+fn has_near_simhash(tx: &Transaction<'_>, campaign: i64, simhash: u64) -> Result<bool, StoreError> {
+    let mut statement =
+        tx.prepare_cached("SELECT value FROM campaign_keys WHERE campaign_id = ?1 AND kind = ?2")?;
+    let values = statement.query_map(params![campaign, SIMHASH_KIND], |row| {
+        row.get::<_, String>(0)
+    })?;
+    for value in values {
+        if let Ok(other) = u64::from_str_radix(&value?, 16)
+            && (other ^ simhash).count_ones() <= NEAR_BODY_BITS
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Moves the mails and keys of `other` into `into` and marks `other` merged.

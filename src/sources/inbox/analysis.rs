@@ -1,13 +1,16 @@
-//! The bridge between the mail analysis and the campaign logic: runs the analysis on a raw
-//! mail with the matcher of the current watchlists, and keeps what campaigns and evidence need.
+//! The bridge between the mail analysis ([`crate::mail::analyze`]) and the campaign logic:
+//! runs the analysis on a raw mail with the matcher of the current watchlists and the
+//! `[mail]` settings, and keeps what campaigns and evidence need.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::campaign::MailFacts;
+use crate::campaign::{MailFacts, MailMatch};
 use crate::config::Config;
 use crate::detect::{BrandSpec, Matcher};
+use crate::mail::{self, Confidence, MailReport, MailSettings};
 use crate::store::AttachmentHash;
 
 /// What one analysis returns.
@@ -27,6 +30,7 @@ pub struct Analysis {
 pub struct Analyzer {
     config: Arc<Config>,
     matcher: Arc<Matcher>,
+    settings: Arc<MailSettings>,
 }
 
 impl Analyzer {
@@ -35,6 +39,7 @@ impl Analyzer {
         let specs: Vec<BrandSpec> = config.watchlists.iter().map(BrandSpec::from).collect();
         let matcher = Matcher::compile(&specs).map_err(|error| error.to_string())?;
         Ok(Analyzer {
+            settings: Arc::new(MailSettings::from_config(&config)),
             config,
             matcher: Arc::new(matcher),
         })
@@ -48,17 +53,79 @@ impl Analyzer {
     /// Analyses one raw mail. Never fails: a mail that cannot be analysed gets facts with its
     /// hash only, and the reason in [`Analysis::error`].
     pub fn analyze(&self, raw: &[u8]) -> Analysis {
-        let sha256 = hex::encode(Sha256::digest(raw));
-        let _ = &self.matcher;
-        // TODO: call crate::mail::analyze once the mail analysis is merged.
-        Analysis {
-            facts: MailFacts {
-                sha256,
-                ..MailFacts::default()
+        match mail::analyze(raw, &self.matcher, &self.settings) {
+            Ok(report) => Analysis {
+                facts: facts_of(&report),
+                attachments: report
+                    .attachments
+                    .iter()
+                    .map(|attachment| AttachmentHash {
+                        name: attachment.name.clone(),
+                        content_type: Some(attachment.content_type.clone()),
+                        size: attachment.size as u64,
+                        sha256: attachment.sha256.clone(),
+                    })
+                    .collect(),
+                report: serde_json::to_value(&report).unwrap_or(serde_json::Value::Null),
+                error: None,
             },
-            report: serde_json::json!({}),
-            attachments: Vec::new(),
-            error: None,
+            Err(error) => Analysis {
+                facts: MailFacts {
+                    sha256: hex::encode(Sha256::digest(raw)),
+                    ..MailFacts::default()
+                },
+                report: serde_json::json!({ "error": error.to_string(), "kind": error.kind() }),
+                attachments: Vec::new(),
+                error: Some(error.to_string()),
+            },
         }
+    }
+}
+
+/// Keeps what the campaign logic needs from a report.
+pub fn facts_of(report: &MailReport) -> MailFacts {
+    let reply_to: BTreeSet<String> = report
+        .reply_to
+        .iter()
+        .filter_map(|address| address.address.clone())
+        .collect();
+    let url_domains: BTreeSet<String> = report
+        .urls
+        .iter()
+        .filter_map(|url| url.host.clone())
+        .map(|host| host.to_ascii_lowercase())
+        .collect();
+    let empty_text = mail::digest::body_digest(&[]);
+    let body_digest = Some(report.body_digest.clone()).filter(|digest| *digest != empty_text);
+    MailFacts {
+        sha256: report.sha256.clone(),
+        message_id: report.message_id.clone(),
+        subject: report.subject.clone(),
+        from: report
+            .from
+            .as_ref()
+            .and_then(|from| from.address.clone().or_else(|| from.name.clone())),
+        reply_to: reply_to.into_iter().collect(),
+        // A low-confidence origin may be a forged hop: grouping by it would join strangers.
+        origin_ip: report
+            .origin_ip
+            .as_ref()
+            .filter(|origin| origin.confidence != Confidence::Low)
+            .map(|origin| origin.ip),
+        url_domains: url_domains.into_iter().collect(),
+        body_simhash: body_digest.as_ref().map(|_| report.body_simhash.clone()),
+        body_digest,
+        matches: report
+            .findings
+            .iter()
+            .map(|found| MailMatch {
+                watchlist: found.watchlist.clone(),
+                subject: found.subject.clone(),
+                role: found.role.clone(),
+                score: found.score,
+                severity: found.severity,
+                reasons: found.reasons.clone(),
+            })
+            .collect(),
     }
 }
