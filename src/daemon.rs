@@ -47,6 +47,16 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
 
     let sinks = build_sinks(&config_tx.borrow())?;
     let mut dispatcher = start_dispatcher(&store, sinks, &config_tx.borrow(), &wake, &shutdown);
+    let health = pipeline.health().clone();
+    let health_watch = tokio::spawn(crate::health::watch::run(
+        health.clone(),
+        pipeline.clone(),
+        config_rx.clone(),
+        HEALTH_CHECK_PERIOD,
+        shutdown.clone(),
+    ));
+    let health_server =
+        start_health_server(&config_tx.borrow(), &health, &store, &shutdown).await?;
     let context = SourceContext {
         pipeline,
         config: config_rx,
@@ -103,12 +113,46 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
     shutdown.cancel();
     let grace = Duration::from_secs(config_tx.borrow().daemon.shutdown_grace_secs);
     tasks.push(("dispatcher", dispatcher.handle));
+    tasks.push(("health-watch", health_watch));
+    if let Some(server) = health_server {
+        tasks.push(("health-server", server));
+    }
     if let Some(watchdog) = watchdog {
         tasks.push(("watchdog", watchdog));
     }
     wait_for_tasks(tasks, grace).await;
     info!("Stopped vigie.");
     Ok(())
+}
+
+/// Time between two blind-source checks.
+const HEALTH_CHECK_PERIOD: Duration = Duration::from_secs(30);
+
+/// Starts the `/healthz` and `/metrics` endpoint when `[health] listen` is set. A port that
+/// cannot be bound stops the start, since a monitoring gap would otherwise go unnoticed.
+async fn start_health_server(
+    config: &Config,
+    health: &crate::health::Health,
+    store: &Arc<Store>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<JoinHandle<()>>> {
+    let Some(listen) = config.health.listen else {
+        return Ok(None);
+    };
+    let state = crate::health::server::HealthState {
+        health: health.clone(),
+        store: store.clone(),
+        blind_after: Duration::from_secs(config.health.blind_after_secs),
+    };
+    let handle = crate::health::server::serve(listen, state, shutdown.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {listen} (health.listen in the configuration); choose a free port"
+            )
+        })?;
+    info!(%listen, "Serving /healthz and /metrics.");
+    Ok(Some(handle))
 }
 
 /// The running dispatcher and the token that stops it alone (on reload).
@@ -134,7 +178,8 @@ fn start_dispatcher(
     wake: &Arc<Notify>,
     shutdown: &CancellationToken,
 ) -> RunningDispatcher {
-    let dispatcher = Dispatcher::new(store.clone(), sinks, config.dispatcher.clone());
+    let dispatcher = Dispatcher::new(store.clone(), sinks, config.dispatcher.clone())
+        .with_policies(config.sink_policies.clone());
     let stop = shutdown.child_token();
     let handle = tokio::spawn(dispatcher.run(wake.clone(), stop.clone()));
     RunningDispatcher { handle, stop }

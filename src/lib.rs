@@ -14,6 +14,7 @@ pub mod config;
 pub mod daemon;
 pub mod detect;
 pub mod domain;
+pub mod health;
 pub mod intake;
 pub mod mail;
 pub mod model;

@@ -12,6 +12,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::alert;
 use crate::config::{Config, Watchlist};
+use crate::health::Health;
 use crate::model::Finding;
 use crate::store::{Recorded, Store, StoreError};
 
@@ -44,6 +45,7 @@ pub struct Pipeline {
     store: Arc<Store>,
     config: watch::Receiver<Arc<Config>>,
     wake: Arc<Notify>,
+    health: Health,
 }
 
 impl Pipeline {
@@ -54,7 +56,13 @@ impl Pipeline {
             store,
             config,
             wake,
+            health: Health::new(),
         }
+    }
+
+    /// The registry that sources report their polls to.
+    pub fn health(&self) -> &Health {
+        &self.health
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -91,6 +99,30 @@ impl Pipeline {
         })
         .await??;
 
+        let alerted = routed && !matches!(recorded, Recorded::Unchanged { .. });
+        if alerted {
+            self.wake.notify_one();
+        }
+        Ok(Submitted::Recorded { recorded, alerted })
+    }
+}
+
+impl Pipeline {
+    /// Records a finding about vigie itself (a blind source), outside any watchlist, with
+    /// alerts to the sinks of `[health] sinks`, or every sink.
+    pub async fn submit_system(&self, finding: Finding) -> Result<Submitted, PipelineError> {
+        let config = self.config.borrow().clone();
+        let sinks = if config.health.sinks.is_empty() {
+            config.sinks.keys().cloned().collect()
+        } else {
+            config.health.sinks.clone()
+        };
+        let store = self.store.clone();
+        let routed = !sinks.is_empty();
+        let recorded = tokio::task::spawn_blocking(move || {
+            store.record_finding(&finding, &sinks, &alert::render)
+        })
+        .await??;
         let alerted = routed && !matches!(recorded, Recorded::Unchanged { .. });
         if alerted {
             self.wake.notify_one();

@@ -18,7 +18,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use vigie::alert::{self, Dispatcher, Sink};
 use vigie::config::{
-    DispatcherConfig, Secret, SinkConfig, SmtpSecurity, SmtpSinkConfig, WebhookSinkConfig,
+    DispatcherConfig, Secret, SinkConfig, SmtpSecurity, SmtpSinkConfig, WebhookFormat,
+    WebhookSinkConfig,
 };
 use vigie::model::{Finding, Indicator, IndicatorKind, Severity};
 use vigie::store::{OutboxAlert, Store};
@@ -74,6 +75,8 @@ fn smtp_sink(port: u16) -> SinkConfig {
 
 fn webhook_sink(port: u16, secret: &str) -> SinkConfig {
     SinkConfig::Webhook(WebhookSinkConfig {
+        url_is_secret: false,
+        format: WebhookFormat::Generic,
         url: format!("http://127.0.0.1:{port}/hook"),
         secret: Some(Secret::new(secret)),
         timeout_secs: 10,
@@ -470,6 +473,8 @@ fn invalid_smtp_address_names_sink() {
 #[test]
 fn invalid_webhook_url_names_sink() {
     let config = SinkConfig::Webhook(WebhookSinkConfig {
+        url_is_secret: false,
+        format: WebhookFormat::Generic,
         url: "ftp://127.0.0.1/hook".into(),
         secret: None,
         timeout_secs: 10,
@@ -572,4 +577,141 @@ async fn smtp_login_checked_by_server() {
         error.contains("535"),
         "expected an authentication failure: {error}"
     );
+}
+
+/// Bodies posted to a chat receiver, by request path.
+type Posted = Arc<Mutex<Vec<(String, serde_json::Value)>>>;
+
+async fn chat_receiver() -> (Posted, u16) {
+    async fn take(
+        State(posted): State<Posted>,
+        uri: axum::http::Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> StatusCode {
+        if headers
+            .get("content-type")
+            .is_none_or(|value| value != "application/json")
+        {
+            return StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        }
+        let Ok(json) = serde_json::from_slice(&body) else {
+            return StatusCode::BAD_REQUEST;
+        };
+        posted.lock().unwrap().push((uri.path().to_owned(), json));
+        StatusCode::OK
+    }
+    let posted: Posted = Arc::default();
+    let app = axum::Router::new()
+        .route("/{*path}", axum::routing::post(take))
+        .with_state(posted.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (posted, port)
+}
+
+fn chat_sink(port: u16, path: &str, format: WebhookFormat) -> SinkConfig {
+    SinkConfig::Webhook(WebhookSinkConfig {
+        url: format!("http://127.0.0.1:{port}/{path}"),
+        url_is_secret: true,
+        format,
+        secret: None,
+        timeout_secs: 10,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_formats_carry_defanged_alert() {
+    let (posted, port) = chat_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    // A hostile reason: Slack mention syntax and a Markdown link around the lookalike.
+    let mut finding = lookalike("examp1e.org");
+    finding
+        .reasons
+        .push("<!channel> [login](https://examp1e.org/login)".into());
+    let sinks = [
+        (
+            "slack",
+            chat_sink(port, "services/T0/B0/xyz", WebhookFormat::Slack),
+        ),
+        (
+            "mm",
+            chat_sink(port, "hooks/abc", WebhookFormat::Mattermost),
+        ),
+        (
+            "teams",
+            chat_sink(port, "workflows/run", WebhookFormat::Teams),
+        ),
+    ];
+    record(&store, &finding, &["slack", "mm", "teams"]);
+    let dispatcher = dispatcher(&store, &sinks);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(dispatcher.run(Arc::new(Notify::new()), shutdown.clone()));
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while posted.lock().unwrap().len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "got {:?}",
+            posted.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+    let posted = posted.lock().unwrap().clone();
+    let body = |prefix: &str| {
+        posted
+            .iter()
+            .find(|(path, _)| path.starts_with(prefix))
+            .map(|(_, body)| body.clone())
+            .unwrap_or_else(|| panic!("nothing posted to {prefix}: {posted:?}"))
+    };
+
+    let slack = body("/services/");
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        text.contains("HIGH: examp1e[.]org imitates example.com"),
+        "{text}"
+    );
+    let blocks = slack["blocks"].to_string();
+    assert!(blocks.contains("&lt;!channel&gt;"), "{blocks}");
+    assert!(!blocks.contains("<!channel>"), "{blocks}");
+    assert!(!blocks.contains("examp1e.org"), "raw lookalike in {blocks}");
+
+    let mm = body("/hooks/");
+    let attachment = &mm["attachments"][0];
+    assert_eq!(attachment["color"], "#d9480f");
+    let text = attachment["text"].as_str().unwrap();
+    assert!(text.contains("\\[login\\]"), "{text}");
+    assert!(attachment["fields"].to_string().contains("score 85/100"));
+
+    let teams = body("/workflows/");
+    let card = &teams["attachments"][0];
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(card["content"]["type"], "AdaptiveCard");
+    assert_eq!(card["content"]["body"][1]["type"], "FactSet");
+    assert!(!teams.to_string().contains("examp1e.org"));
+}
+
+#[test]
+fn secret_webhook_url_never_in_errors() {
+    let config = SinkConfig::Webhook(WebhookSinkConfig {
+        url: "ftp://hooks.example.net/services/T0/B0/very-secret-token".into(),
+        url_is_secret: true,
+        format: WebhookFormat::Slack,
+        secret: None,
+        timeout_secs: 10,
+    });
+    let error = Sink::from_config("slack", &config)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(!error.contains("very-secret-token"), "{error}");
+    assert!(error.contains("url_env or url_file"), "{error}");
 }

@@ -1024,3 +1024,124 @@ fn error_without_place_prints_no_line() {
     );
     assert!(!error.contains(":0:0"), "{error}");
 }
+
+#[test]
+fn chat_webhook_url_from_env_stays_hidden() {
+    let config = format!(
+        "{BASE_CONFIG}\n[sinks.slack]\ntype = \"webhook\"\nformat = \"slack\"\nurl_env = \"VIGIE_SLACK_URL\"\n"
+    );
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let url = "https://hooks.slack.example/services/T0/B0/token-123";
+    let loaded = fixture
+        .load_with(&[("VIGIE_SLACK_URL", url)])
+        .unwrap_or_else(|errors| panic!("{errors}"));
+    let SinkConfig::Webhook(hook) = &loaded.config.sinks["slack"] else {
+        panic!("slack sink is not a webhook");
+    };
+    assert_eq!(hook.url, url);
+    assert!(hook.url_is_secret);
+    assert_eq!(hook.format, vigie::config::WebhookFormat::Slack);
+    assert!(!format!("{:?}", loaded.config).contains("token-123"));
+
+    // A value that is no URL is reported without being quoted.
+    let errors = fixture
+        .load_with(&[("VIGIE_SLACK_URL", "token-456 not a url")])
+        .expect_err("a bad URL is rejected");
+    let text = errors.to_string();
+    assert!(!text.contains("token-456"), "{text}");
+    assert!(text.contains("sinks.slack.url_env"), "{text}");
+    assert_eq!(errors.errors[0].line, line_of(&config, "url_env"));
+}
+
+#[test]
+fn chat_webhook_url_in_toml_warns() {
+    let config = format!(
+        "{BASE_CONFIG}\n[sinks.teams]\ntype = \"webhook\"\nformat = \"teams\"\nurl = \"https://example.webhook.office.example/workflows/1\"\n"
+    );
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let loaded = fixture.load().unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[0].fix.contains("url_env"),
+        "{}",
+        loaded.warnings[0]
+    );
+}
+
+#[test]
+fn webhook_url_given_twice_or_format_unknown() {
+    let config = format!(
+        "{BASE_CONFIG}\n[sinks.hook]\ntype = \"webhook\"\nformat = \"slak\"\nurl = \"https://127.0.0.1/hook\"\nurl_env = \"HOOK_URL\"\n"
+    );
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let errors = expect_errors(&fixture);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].fix.contains("did you mean \"slack\""),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(errors[0].line, line_of(&config, "format"));
+    assert!(errors[1].message.contains("url_env"), "{}", errors[1]);
+}
+
+#[test]
+fn health_section_checked() {
+    let config = format!(
+        "{BASE_CONFIG}\n[health]\nlisten = \"localhost:9464\"\nblind_after_secs = 5\nsinks = [\"pager\"]\n"
+    );
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let errors = expect_errors(&fixture);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(errors[0].line, line_of(&config, "listen"));
+    assert!(errors[0].fix.contains("127.0.0.1:9464"), "{}", errors[0]);
+    assert_eq!(errors[1].line, line_of(&config, "blind_after_secs"));
+    assert!(errors[2].message.contains("\"pager\""), "{}", errors[2]);
+    assert!(errors[2].fix.contains("mail"), "{}", errors[2]);
+
+    let config = format!("{BASE_CONFIG}\n[health]\nlisten = \"0.0.0.0:9464\"\n");
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let loaded = fixture.load().unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert_eq!(
+        loaded.config.health.listen,
+        Some("0.0.0.0:9464".parse().unwrap())
+    );
+    assert_eq!(loaded.config.health.blind_after_secs, 21_600);
+}
+
+#[test]
+fn sink_rate_limit_and_quiet_hours() {
+    let config = format!(
+        "{BASE_CONFIG}max_per_hour = 20\nquiet_hours = \"22:00-07:00\"\nutc_offset = \"+01:00\"\n\n[sinks.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\nquiet_hours = \"22h-7h\"\nutc_offset = \"CET\"\nmax_per_hour = 0\n"
+    );
+    let fixture = Fixture::new(&config, &[("acme.toml", BASE_WATCHLIST)]);
+    let errors = expect_errors(&fixture);
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    let at = |needle: &str| {
+        let line = line_of(&config, needle);
+        errors
+            .iter()
+            .find(|error| error.line == line)
+            .unwrap_or_else(|| panic!("no error on line {line}: {errors:?}"))
+    };
+    assert!(
+        at("max_per_hour = 0")
+            .message
+            .contains("between 1 and 10000")
+    );
+    assert!(at("\"CET\"").fix.contains("+01:00"));
+    assert!(at("22h-7h").fix.contains("22:00-07:00"));
+
+    let good = config.replace(
+        "quiet_hours = \"22h-7h\"\nutc_offset = \"CET\"\nmax_per_hour = 0\n",
+        "",
+    );
+    let fixture = Fixture::new(&good, &[("acme.toml", BASE_WATCHLIST)]);
+    let loaded = fixture.load().unwrap_or_else(|errors| panic!("{errors}"));
+    let policy = loaded.config.sink_policies["mail"];
+    assert_eq!(policy.max_per_hour, Some(20));
+    let quiet = policy.quiet_hours.unwrap();
+    assert_eq!(quiet.offset, time::macros::offset!(+1));
+    assert!(!loaded.config.sink_policies.contains_key("hook"));
+}

@@ -12,7 +12,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use vigie::alert::{self, Dispatcher, Sink};
 use vigie::config::{
-    DispatcherConfig, Secret, SinkConfig, SmtpSecurity, SmtpSinkConfig, WebhookSinkConfig,
+    DispatcherConfig, Secret, SinkConfig, SmtpSecurity, SmtpSinkConfig, WebhookFormat,
+    WebhookSinkConfig,
 };
 use vigie::model::{Finding, Indicator, IndicatorKind, Severity};
 use vigie::store::{OutboxAlert, Store};
@@ -38,6 +39,8 @@ fn lookalike(subject: &str) -> Finding {
 
 fn webhook(url: String, timeout_secs: u64) -> SinkConfig {
     SinkConfig::Webhook(WebhookSinkConfig {
+        url_is_secret: false,
+        format: WebhookFormat::Generic,
         url,
         secret: Some(Secret::new("hook-secret")),
         timeout_secs,

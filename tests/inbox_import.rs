@@ -90,9 +90,23 @@ fn mbox_is_split_into_mails() {
     assert!(output.status.success(), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("3 mails imported"), "{stdout}");
-    assert!(stdout.contains("3 without campaign"), "{stdout}");
     let mails = store(dir.path()).mails().unwrap();
     assert_eq!(mails.len(), 3);
+    // Without --watchlist, only a mail that matches a watchlist joins a campaign.
+    for mail in &mails {
+        let matched = mail.analysis["findings"]
+            .as_array()
+            .is_some_and(|found| !found.is_empty());
+        assert_eq!(mail.campaign_id.is_some(), matched, "mail {}", mail.origin);
+    }
+    let without = mails
+        .iter()
+        .filter(|mail| mail.campaign_id.is_none())
+        .count();
+    assert!(
+        stdout.contains(&format!("{without} without campaign")),
+        "{stdout}"
+    );
     assert!(
         mails[0].origin.ends_with("reported.mbox:1"),
         "{}",

@@ -551,13 +551,19 @@ fn findings_table_defangs_subjects() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let finding = lookalike("examp1e.com", &[("a", &["192.0.2.10"])], T0);
-    store.record_finding(&finding, &[], &alert::render).unwrap();
+    store
+        .record_finding(&finding, &["soc".to_owned()], &alert::render)
+        .unwrap();
     let findings = store.findings().unwrap();
+    let alerts: Vec<_> = findings
+        .iter()
+        .map(|f| store.outbox_for_finding(f.id).unwrap())
+        .collect();
 
     let mut table = Vec::new();
-    vigie::cli::findings::write_table(&mut table, &findings).unwrap();
+    vigie::cli::findings::write_table(&mut table, &findings, &alerts).unwrap();
     let mut lines = Vec::new();
-    vigie::cli::findings::write_json_lines(&mut lines, &findings).unwrap();
+    vigie::cli::findings::write_json_lines(&mut lines, &findings, &alerts).unwrap();
 
     let table = String::from_utf8(table).unwrap();
     assert!(table.starts_with("ID"), "{table}");
@@ -568,6 +574,17 @@ fn findings_table_defangs_subjects() {
     assert_eq!(json["subject_defanged"], "examp1e[.]com");
     assert_eq!(json["severity"], "medium");
     assert_eq!(json["revision"], 1);
+    assert!(table.contains("0/1 sent"), "{table}");
+    assert_eq!(json["alerts"][0]["sink"], "soc");
+    assert!(json["alerts"][0]["delivered_at"].is_null());
+
+    // Once delivered, the table says so.
+    store.mark_delivered(alerts[0][0].id, T0).unwrap();
+    let alerts = vec![store.outbox_for_finding(findings[0].id).unwrap()];
+    let mut table = Vec::new();
+    vigie::cli::findings::write_table(&mut table, &findings, &alerts).unwrap();
+    let table = String::from_utf8(table).unwrap();
+    assert!(table.contains("1/1 sent"), "{table}");
 }
 
 /// Set in the child process of `committed_alert_survives_kill` to the store path.
@@ -645,7 +662,13 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
             retry_initial_secs: 5,
             retry_max_secs: 900,
         },
+        health: HealthConfig {
+            listen: None,
+            blind_after_secs: 21_600,
+            sinks: Vec::new(),
+        },
         sinks: Default::default(),
+        sink_policies: Default::default(),
         nrd: Default::default(),
         inboxes: Default::default(),
         intake: None,

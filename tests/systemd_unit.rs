@@ -145,3 +145,99 @@ fn unit_keeps_required_directives() {
         "LoadCredential= for the secret files missing"
     );
 }
+
+/// Copies the backup service and its timer to a temporary folder, with ExecStart pointing at
+/// the vigie binary built for this test run.
+fn backup_units() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let service = std::fs::read_to_string(format!("{folder}/vigie-backup.service"))
+        .expect("read vigie-backup.service")
+        .replace(
+            "ExecStart=/usr/bin/vigie ",
+            &format!("ExecStart={} ", env!("CARGO_BIN_EXE_vigie")),
+        );
+    let timer = std::fs::read_to_string(format!("{folder}/vigie-backup.timer"))
+        .expect("read vigie-backup.timer");
+    let service_path = dir.path().join("vigie-backup.service");
+    let timer_path = dir.path().join("vigie-backup.timer");
+    std::fs::write(&service_path, service).unwrap();
+    std::fs::write(&timer_path, timer).unwrap();
+    (dir, service_path, timer_path)
+}
+
+#[test]
+fn backup_units_pass_verify() {
+    let (_dir, service, timer) = backup_units();
+    for unit in [&service, &timer] {
+        let output = systemd_analyze(&["verify", "--man=no"], unit);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "verify {unit:?} failed:\n{stderr}");
+        let complaints: Vec<&str> = stderr
+            .lines()
+            .filter(|line| line.contains("vigie-backup."))
+            .collect();
+        assert!(complaints.is_empty(), "systemd-analyze verify:\n{stderr}");
+    }
+}
+
+#[test]
+fn backup_service_exposure_is_ok() {
+    let (_dir, service, _timer) = backup_units();
+    let output = systemd_analyze(&["security", "--offline=yes", "--no-pager"], &service);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if stderr.contains("unrecognized option") {
+        eprintln!("This systemd-analyze has no --offline; exposure not measured.\n{stderr}");
+        return;
+    }
+    let figure: f64 = stdout
+        .lines()
+        .find(|line| line.contains("Overall exposure level"))
+        .and_then(|line| line.split(':').nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure figure in:\n{stdout}\n{stderr}"));
+    println!("vigie-backup.service exposure: {figure}");
+    assert!(figure < MAX_EXPOSURE, "exposure {figure}:\n{stdout}");
+}
+
+#[test]
+fn backup_command_runs_as_unit_says() {
+    // Runs the unit's ExecStart against a store in a temporary folder, twice, with --keep 1.
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("vigie.db");
+    drop(vigie::store::Store::open(&store_path).unwrap());
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/vigie-backup.service"
+    ))
+    .unwrap();
+    let exec = text
+        .lines()
+        .find_map(|line| line.strip_prefix("ExecStart=/usr/bin/vigie "))
+        .expect("ExecStart of vigie");
+    let backups = dir.path().join("backups");
+    let args: Vec<String> = exec
+        .replace("/var/lib/vigie/vigie.db", store_path.to_str().unwrap())
+        .replace("/var/lib/vigie/backups", backups.to_str().unwrap())
+        .replace("--keep 14", "--keep 1")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    for _ in 0..2 {
+        let output = Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // Backup names have one-second resolution.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let names: Vec<_> = std::fs::read_dir(&backups).unwrap().collect();
+    assert_eq!(names.len(), 1, "--keep 1 leaves one backup");
+}

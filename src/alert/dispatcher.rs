@@ -8,8 +8,11 @@
 //! ends. A row is marked
 //! delivered only after the sink accepted it: a crash between the two sends it again, which
 //! the idempotency key makes harmless to receivers.
+//!
+//! A sink with a rate limit or quiet hours ([`SinkPolicy`]) gets its non-critical alerts held
+//! back and sent together as one digest; critical alerts always go at once.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,8 +21,10 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::policy::{DigestReason, SinkPolicy, digest_row, severity_of};
 use super::{Sink, SinkError};
 use crate::config::{Config, DispatcherConfig};
+use crate::model::Severity;
 use crate::store::{OutboxAlert, Store, StoreError};
 
 /// Rows fetched per pass; a full batch starts the next pass at once.
@@ -44,6 +49,11 @@ pub struct Dispatcher {
     /// so that the next passes record them without sending them again.
     // NOTE: kept in memory only, so a restart or a reload in that state sends them once more.
     unrecorded: Mutex<HashSet<i64>>,
+    /// Rate limits and quiet hours, by sink name.
+    policies: BTreeMap<String, SinkPolicy>,
+    /// Send times of the messages of each rate-limited sink in the last hour.
+    // NOTE: kept in memory only, so the first hour after a start may exceed the limit once.
+    sent: Mutex<HashMap<String, VecDeque<OffsetDateTime>>>,
 }
 
 /// Outcome of one pass over the due rows.
@@ -65,7 +75,15 @@ impl Dispatcher {
             overdue: Mutex::new(HashSet::new()),
             paused: Mutex::new(BTreeMap::new()),
             unrecorded: Mutex::new(HashSet::new()),
+            policies: BTreeMap::new(),
+            sent: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Applies rate limits and quiet hours, by sink name.
+    pub fn with_policies(mut self, policies: BTreeMap<String, SinkPolicy>) -> Dispatcher {
+        self.policies = policies;
+        self
     }
 
     /// Builds every sink of the configuration. Fails on the first invalid sink.
@@ -75,7 +93,8 @@ impl Dispatcher {
             .iter()
             .map(|(name, sink)| Ok((name.clone(), Sink::from_config(name, sink)?)))
             .collect::<Result<_, SinkError>>()?;
-        Ok(Dispatcher::new(store, sinks, config.dispatcher.clone()))
+        Ok(Dispatcher::new(store, sinks, config.dispatcher.clone())
+            .with_policies(config.sink_policies.clone()))
     }
 
     /// Delivers every row due now, once, and returns how many were delivered. Failed rows are
@@ -134,8 +153,157 @@ impl Dispatcher {
         Ok(Pass { fetched, delivered })
     }
 
-    /// Sends rows to one sink in order, stopping early on shutdown.
+    /// Sends rows to one sink, applying its policy: critical rows go one by one, others may
+    /// be held or sent as a digest.
     async fn deliver_to(
+        &self,
+        sink: &Sink,
+        rows: Vec<OutboxAlert>,
+        shutdown: &CancellationToken,
+    ) -> Result<usize, SinkError> {
+        let Some(name) = rows.first().map(|row| row.sink.clone()) else {
+            return Ok(0);
+        };
+        let policy = self.policies.get(&name).copied().unwrap_or_default();
+        if policy.is_open() {
+            return self.deliver_each(sink, rows, shutdown).await;
+        }
+        let now = OffsetDateTime::now_utc();
+        let (critical, rest): (Vec<_>, Vec<_>) = rows
+            .into_iter()
+            .partition(|row| severity_of(row) == Severity::Critical);
+        let mut delivered = self.deliver_each(sink, critical, shutdown).await?;
+        if rest.is_empty() || shutdown.is_cancelled() {
+            return Ok(delivered);
+        }
+
+        if let Some(end) = policy
+            .quiet_hours
+            .and_then(|quiet| quiet.end_of_window(now))
+        {
+            let ids: Vec<i64> = rest.iter().map(|row| row.id).collect();
+            tracing::info!(sink = name, alerts = ids.len(), until = %end, "Holding alerts during quiet hours.");
+            self.blocking(move |store| store.defer_alerts(&ids, end))
+                .await?;
+            return Ok(delivered);
+        }
+
+        // Alerts held by the quiet hours that just ended leave as one digest.
+        let (held, mut normal): (Vec<_>, Vec<_>) = rest.into_iter().partition(|row| {
+            policy
+                .quiet_hours
+                .is_some_and(|quiet| quiet.held(row.created_at, now))
+        });
+        if held.len() >= 2 {
+            delivered += self
+                .deliver_digest(sink, &name, held, DigestReason::QuietHours)
+                .await?;
+        } else {
+            normal.extend(held);
+        }
+        if normal.is_empty() || shutdown.is_cancelled() {
+            return Ok(delivered);
+        }
+
+        let Some(limit) = policy.max_per_hour else {
+            return Ok(delivered + self.deliver_each(sink, normal, shutdown).await?);
+        };
+        let (room, next_free) = self.room(&name, limit as usize, now);
+        if normal.len() <= room {
+            delivered += self.deliver_each(sink, normal, shutdown).await?;
+        } else if room >= 1 {
+            delivered += self
+                .deliver_digest(sink, &name, normal, DigestReason::RateLimit)
+                .await?;
+        } else {
+            let ids: Vec<i64> = normal.iter().map(|row| row.id).collect();
+            let until = next_free.unwrap_or(now + time::Duration::minutes(1));
+            tracing::info!(sink = name, alerts = ids.len(), until = %until, "Hourly limit reached, holding alerts for a digest.");
+            self.blocking(move |store| store.defer_alerts(&ids, until))
+                .await?;
+        }
+        Ok(delivered)
+    }
+
+    /// Returns how many more messages `sink` may send in the rolling hour at `now`, and when
+    /// the oldest of the hour's messages leaves the window.
+    fn room(
+        &self,
+        sink: &str,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> (usize, Option<OffsetDateTime>) {
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let times = sent.entry(sink.to_owned()).or_default();
+        while times
+            .front()
+            .is_some_and(|at| *at <= now - time::Duration::hours(1))
+        {
+            times.pop_front();
+        }
+        let next_free = times.front().map(|at| *at + time::Duration::hours(1));
+        (limit.saturating_sub(times.len()), next_free)
+    }
+
+    fn count_message(&self, sink: &str) {
+        if self
+            .policies
+            .get(sink)
+            .is_some_and(|p| p.max_per_hour.is_some())
+        {
+            let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+            sent.entry(sink.to_owned())
+                .or_default()
+                .push_back(OffsetDateTime::now_utc());
+        }
+    }
+
+    /// Sends `rows` as one digest message and marks them all delivered.
+    async fn deliver_digest(
+        &self,
+        sink: &Sink,
+        name: &str,
+        rows: Vec<OutboxAlert>,
+        reason: DigestReason,
+    ) -> Result<usize, SinkError> {
+        let digest = digest_row(name, &rows, reason);
+        match sink.send(&digest).await {
+            Ok(()) => {
+                self.count_message(name);
+                let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+                let count = ids.len();
+                self.blocking(move |store| {
+                    let now = OffsetDateTime::now_utc();
+                    for id in ids {
+                        store.mark_delivered(id, now)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+                tracing::info!(
+                    sink = name,
+                    key = digest.idempotency_key,
+                    alerts = count,
+                    reason = reason.describe(),
+                    "Delivered a digest."
+                );
+                Ok(count)
+            }
+            Err(error) => {
+                let mut retry_at = None;
+                for row in &rows {
+                    retry_at = Some(self.retry_later(row, &error).await?);
+                }
+                if let Some(at) = retry_at {
+                    self.lock_paused().insert(name.to_owned(), at);
+                }
+                Ok(0)
+            }
+        }
+    }
+
+    /// Sends rows to one sink in order, one message each, stopping early on shutdown.
+    async fn deliver_each(
         &self,
         sink: &Sink,
         rows: Vec<OutboxAlert>,
@@ -158,6 +326,7 @@ impl Dispatcher {
                     self.blocking(move |store| store.mark_delivered(id, OffsetDateTime::now_utc()))
                         .await?;
                     self.lock_unrecorded().remove(&id);
+                    self.count_message(&row.sink);
                     tracing::info!(
                         sink = row.sink,
                         key = row.idempotency_key,

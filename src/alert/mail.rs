@@ -13,6 +13,13 @@ use crate::store::AlertEvent;
 /// a change of a known finding reads `[vigie] HIGH (changed): ...`.
 pub fn subject(alert: &AlertPayload) -> String {
     let severity = alert.severity.as_str().to_uppercase();
+    if alert.kind == crate::health::watch::KIND {
+        // A finding about vigie itself: `[vigie] HIGH: source nrd:daily is blind`.
+        return match alert.event {
+            AlertEvent::New => format!("[vigie] {severity}: {} is blind", alert.subject),
+            AlertEvent::Changed => format!("[vigie] {} works again", alert.subject),
+        };
+    }
     let changed = match alert.event {
         AlertEvent::New => "",
         AlertEvent::Changed => " (changed)",

@@ -1,14 +1,16 @@
 //! Alerts: the payload rendered from a finding, the dispatcher that empties the outbox, and
-//! the sinks (SMTP, webhook).
+//! the sinks (SMTP, webhook in the generic, Slack, Mattermost or Teams layout).
 //!
 //! The store writes one outbox row per sink inside the transaction that records a finding.
 //! The [`Dispatcher`] sends each row to its sink and marks it delivered only after the sink
 //! accepted it, so delivery is at least once. Receivers drop duplicates by the idempotency
 //! key (`<fingerprint>-r<revision>`), which every sink carries.
 
+pub mod chat;
 mod dispatcher;
 pub mod mail;
 mod payload;
+pub mod policy;
 pub mod smtp;
 pub mod webhook;
 

@@ -13,7 +13,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use rustls::CertificateError;
 
 use super::payload::AlertPayload;
-use super::{SinkError, mail};
+use super::{SinkError, mail, policy};
 use crate::config::{SmtpSecurity, SmtpSinkConfig};
 use crate::store::OutboxAlert;
 
@@ -83,13 +83,24 @@ impl SmtpSink {
 
     /// Sends one alert as one mail to every recipient.
     pub async fn send(&self, alert: &OutboxAlert) -> Result<(), SinkError> {
-        let payload: AlertPayload =
-            serde_json::from_value(alert.payload.clone()).map_err(|error| SinkError::Payload {
-                sink: self.name.clone(),
-                key: alert.idempotency_key.clone(),
-                reason: error.to_string(),
-            })?;
-        let message = self.message(&payload, &alert.idempotency_key)?;
+        let unreadable = |error: serde_json::Error| SinkError::Payload {
+            sink: self.name.clone(),
+            key: alert.idempotency_key.clone(),
+            reason: error.to_string(),
+        };
+        let message = if policy::is_digest(&alert.payload) {
+            let digest: policy::Digest =
+                serde_json::from_value(alert.payload.clone()).map_err(unreadable)?;
+            self.build(
+                policy::digest_subject(&digest),
+                policy::digest_body(&digest),
+                &alert.idempotency_key,
+            )?
+        } else {
+            let payload: AlertPayload =
+                serde_json::from_value(alert.payload.clone()).map_err(unreadable)?;
+            self.message(&payload, &alert.idempotency_key)?
+        };
 
         self.transport
             .send(message)
@@ -134,9 +145,13 @@ impl SmtpSink {
     }
 
     fn message(&self, payload: &AlertPayload, key: &str) -> Result<Message, SinkError> {
+        self.build(mail::subject(payload), mail::body(payload), key)
+    }
+
+    fn build(&self, subject: String, body: String, key: &str) -> Result<Message, SinkError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .subject(mail::subject(payload))
+            .subject(subject)
             .message_id(Some(format!("<{key}@vigie>")))
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str(IDEMPOTENCY_HEADER),
@@ -146,13 +161,11 @@ impl SmtpSink {
         for recipient in &self.to {
             builder = builder.to(recipient.clone());
         }
-        builder
-            .body(mail::body(payload))
-            .map_err(|error| SinkError::Payload {
-                sink: self.name.clone(),
-                key: key.to_owned(),
-                reason: format!("cannot build the mail: {error}"),
-            })
+        builder.body(body).map_err(|error| SinkError::Payload {
+            sink: self.name.clone(),
+            key: key.to_owned(),
+            reason: format!("cannot build the mail: {error}"),
+        })
     }
 }
 

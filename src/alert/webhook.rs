@@ -1,4 +1,5 @@
-//! Webhook sink: the alert document POSTed as JSON, signed with HMAC-SHA256.
+//! Webhook sink: the alert document POSTed as JSON, signed with HMAC-SHA256, or a chat
+//! message built from it (Slack, Mattermost, Teams; see [`super::chat`]).
 //!
 //! The signature covers `<timestamp>.<body>` so a receiver can reject a replayed request
 //! whose timestamp is old; docs/alerts.md shows how to verify it.
@@ -10,7 +11,9 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 
 use super::SinkError;
-use crate::config::{Secret, WebhookSinkConfig};
+use super::payload::AlertPayload;
+use super::{chat, policy};
+use crate::config::{Secret, WebhookFormat, WebhookSinkConfig};
 use crate::store::OutboxAlert;
 
 /// Header with the Unix time (seconds) the request was signed at.
@@ -24,6 +27,9 @@ pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 pub struct WebhookSink {
     name: String,
     url: reqwest::Url,
+    /// The URL as messages show it: the host only when the URL is a secret.
+    shown_url: String,
+    format: WebhookFormat,
     secret: Option<Secret>,
     client: reqwest::Client,
 }
@@ -34,19 +40,31 @@ impl WebhookSink {
             sink: name.to_owned(),
             reason,
         };
+        let quoted = if config.url_is_secret {
+            "from url_env or url_file".to_owned()
+        } else {
+            format!("{:?}", config.url)
+        };
         let url = reqwest::Url::parse(&config.url).map_err(|error| {
             invalid(format!(
-                "url {:?} is invalid ({error}); write an http or https URL",
-                config.url
+                "url {quoted} is invalid ({error}); write an http or https URL"
             ))
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(format!(
-                "url {:?} has scheme {:?}; use http or https",
-                config.url,
+                "url {quoted} has scheme {:?}; use http or https",
                 url.scheme()
             )));
         }
+        let shown_url = if config.url_is_secret {
+            format!(
+                "{}://{}/... (secret URL)",
+                url.scheme(),
+                url.host_str().unwrap_or_default()
+            )
+        } else {
+            url.to_string()
+        };
 
         crate::init_tls();
         // A receiver that redirects is misconfigured: following it would post the alert to
@@ -61,6 +79,8 @@ impl WebhookSink {
         Ok(WebhookSink {
             name: name.to_owned(),
             url,
+            shown_url,
+            format: config.format,
             secret: config.secret.clone(),
             client,
         })
@@ -68,11 +88,27 @@ impl WebhookSink {
 
     /// POSTs one alert; any 2xx status counts as delivered.
     pub async fn send(&self, alert: &OutboxAlert) -> Result<(), SinkError> {
-        let body = serde_json::to_vec(&alert.payload).map_err(|error| SinkError::Payload {
+        let payload_error = |reason: String| SinkError::Payload {
             sink: self.name.clone(),
             key: alert.idempotency_key.clone(),
-            reason: error.to_string(),
-        })?;
+            reason,
+        };
+        let body = match self.format {
+            WebhookFormat::Generic => serde_json::to_vec(&alert.payload),
+            format if policy::is_digest(&alert.payload) => {
+                let digest: policy::Digest = serde_json::from_value(alert.payload.clone())
+                    .map_err(|error| payload_error(format!("not a digest document: {error}")))?;
+                let message = chat::digest_body(format, &digest).unwrap_or(serde_json::Value::Null);
+                serde_json::to_vec(&message)
+            }
+            format => {
+                let document: AlertPayload = serde_json::from_value(alert.payload.clone())
+                    .map_err(|error| payload_error(format!("not an alert document: {error}")))?;
+                let message = chat::body(format, &document).unwrap_or(serde_json::Value::Null);
+                serde_json::to_vec(&message)
+            }
+        }
+        .map_err(|error| payload_error(error.to_string()))?;
         let timestamp = OffsetDateTime::now_utc().unix_timestamp().to_string();
 
         let mut request = self
@@ -94,8 +130,8 @@ impl WebhookSink {
             .await
             .map_err(|error| SinkError::Http {
                 sink: self.name.clone(),
-                url: self.url.to_string(),
-                reason: error_chain(&error),
+                url: self.shown_url.clone(),
+                reason: self.hide_url(error_chain(&error)),
             })?;
         let status = response.status();
         if status.is_success() {
@@ -103,12 +139,24 @@ impl WebhookSink {
         }
         Err(SinkError::Status {
             sink: self.name.clone(),
-            url: self.url.to_string(),
+            url: self.shown_url.clone(),
             status: status.as_u16(),
             // 408, 429 and 5xx are the receiver's trouble of the moment; other 4xx mean
             // the request itself (its signature, its schema) is rejected.
             transient: status.is_server_error() || matches!(status.as_u16(), 408 | 429),
         })
+    }
+}
+
+impl WebhookSink {
+    /// reqwest's errors quote the URL: replace it when the URL is a secret.
+    fn hide_url(&self, text: String) -> String {
+        let full = self.url.as_str();
+        if self.shown_url == full {
+            return text;
+        }
+        text.replace(full, &self.shown_url)
+            .replace(full.trim_end_matches('/'), &self.shown_url)
     }
 }
 

@@ -8,7 +8,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::config::Config;
 use crate::model::defang;
-use crate::store::{Store, StoredFinding};
+use crate::store::{OutboxAlert, Store, StoredFinding};
 
 /// Output format of `vigie findings`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,10 +55,14 @@ pub fn write_findings(
     }
     let store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
     let findings = store.findings()?;
+    let alerts = findings
+        .iter()
+        .map(|finding| store.outbox_for_finding(finding.id))
+        .collect::<Result<Vec<_>, _>>()?;
 
     match args.format {
-        Format::Text => write_table(out, &findings)?,
-        Format::Json => write_json_lines(out, &findings)?,
+        Format::Text => write_table(out, &findings, &alerts)?,
+        Format::Json => write_json_lines(out, &findings, &alerts)?,
     }
     out.flush()?;
     Ok(())
@@ -71,8 +75,13 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .is_some_and(|error| error.kind() == io::ErrorKind::BrokenPipe)
 }
 
-/// Writes the findings as an aligned table with a header line.
-pub fn write_table(out: &mut impl Write, findings: &[StoredFinding]) -> io::Result<()> {
+/// Writes the findings as an aligned table with a header line. `alerts[i]` holds the outbox
+/// rows of `findings[i]`.
+pub fn write_table(
+    out: &mut impl Write,
+    findings: &[StoredFinding],
+    alerts: &[Vec<OutboxAlert>],
+) -> io::Result<()> {
     let header = [
         "ID",
         "SEVERITY",
@@ -82,10 +91,12 @@ pub fn write_table(out: &mut impl Write, findings: &[StoredFinding]) -> io::Resu
         "FIRST SEEN",
         "LAST SEEN",
         "REV",
+        "ALERTS",
     ];
-    let rows: Vec<[String; 8]> = findings
+    let rows: Vec<[String; 9]> = findings
         .iter()
-        .map(|finding| {
+        .zip(alerts.iter().map(Some).chain(std::iter::repeat(None)))
+        .map(|(finding, alerts)| {
             [
                 finding.id.to_string(),
                 finding.severity.as_str().to_owned(),
@@ -95,6 +106,7 @@ pub fn write_table(out: &mut impl Write, findings: &[StoredFinding]) -> io::Resu
                 timestamp(finding.first_seen),
                 timestamp(finding.last_seen),
                 finding.revision.to_string(),
+                alert_state(alerts.map_or(&[][..], Vec::as_slice)),
             ]
         })
         .collect();
@@ -112,7 +124,7 @@ pub fn write_table(out: &mut impl Write, findings: &[StoredFinding]) -> io::Resu
     Ok(())
 }
 
-fn write_row(out: &mut impl Write, cells: &[String; 8], widths: &[usize; 8]) -> io::Result<()> {
+fn write_row(out: &mut impl Write, cells: &[String; 9], widths: &[usize; 9]) -> io::Result<()> {
     let mut line = String::new();
     for (cell, width) in cells.iter().zip(widths) {
         line.push_str(&format!("{cell:<width$}  "));
@@ -120,12 +132,49 @@ fn write_row(out: &mut impl Write, cells: &[String; 8], widths: &[usize; 8]) -> 
     writeln!(out, "{}", line.trim_end())
 }
 
-/// Writes one JSON object a line.
-pub fn write_json_lines(out: &mut impl Write, findings: &[StoredFinding]) -> io::Result<()> {
-    for finding in findings {
-        writeln!(out, "{}", to_json(finding))?;
+/// Sums up a finding's outbox rows: `-` when none was raised, else how many of them were
+/// delivered, and how many are being retried after a failure.
+pub fn alert_state(alerts: &[OutboxAlert]) -> String {
+    if alerts.is_empty() {
+        return "-".to_owned();
+    }
+    let delivered = alerts.iter().filter(|a| a.delivered_at.is_some()).count();
+    let failing = alerts
+        .iter()
+        .filter(|a| a.delivered_at.is_none() && a.attempts > 0)
+        .count();
+    let mut state = format!("{delivered}/{} sent", alerts.len());
+    if failing > 0 {
+        state.push_str(&format!(", {failing} retrying"));
+    }
+    state
+}
+
+/// Writes one JSON object a line, each with its outbox rows under `alerts`.
+pub fn write_json_lines(
+    out: &mut impl Write,
+    findings: &[StoredFinding],
+    alerts: &[Vec<OutboxAlert>],
+) -> io::Result<()> {
+    for (index, finding) in findings.iter().enumerate() {
+        let mut json = to_json(finding);
+        let rows = alerts.get(index).map_or(&[][..], Vec::as_slice);
+        json["alerts"] = rows.iter().map(alert_json).collect();
+        writeln!(out, "{json}")?;
     }
     Ok(())
+}
+
+/// JSON form of one outbox row, without its payload.
+pub fn alert_json(alert: &OutboxAlert) -> serde_json::Value {
+    serde_json::json!({
+        "sink": alert.sink,
+        "created_at": timestamp(alert.created_at),
+        "delivered_at": alert.delivered_at.map(timestamp),
+        "attempts": alert.attempts,
+        "next_attempt_at": alert.delivered_at.is_none().then(|| timestamp(alert.next_attempt_at)),
+        "last_error": alert.last_error,
+    })
 }
 
 /// Builds the JSON form of a stored finding (raw subject and a defanged copy, times in RFC 3339).

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::config::{self, Config, LogFormat};
 
 pub mod check;
+pub mod db;
 pub mod findings;
 pub mod import;
 pub mod mail;
@@ -74,6 +75,8 @@ pub enum Command {
     /// Analyse mails: real sender IP, URLs, domains, addresses and findings.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Back up, check, vacuum or restore the store.
+    Db(db::DbArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -111,6 +114,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mail::MailCommand::Inspect(args) = command;
             let config = args.config.as_deref().map(load_config).transpose()?;
             mail::run(command, config.as_ref())
+        }
+        Command::Db(args) => {
+            init_logging(&cli, LogFormat::Text);
+            let config = match args.store {
+                Some(_) => None,
+                None => Some(load_config(&args.config.config)?),
+            };
+            db::run(args, config.as_ref())
         }
     }
 }

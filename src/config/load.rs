@@ -12,7 +12,7 @@ use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
 use super::{Config, LookalikeConfig, Watchlist, sections, sinks};
-use super::{mail, nrd};
+use super::{health, mail, nrd};
 
 const ROOT_KEYS: &[&str] = &[
     "daemon",
@@ -24,6 +24,7 @@ const ROOT_KEYS: &[&str] = &[
     "inbox",
     "intake",
     "mail",
+    "health",
 ];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
@@ -104,7 +105,9 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         dns: main.dns,
         lookalike: main.lookalike,
         dispatcher: main.dispatcher,
+        health: main.health,
         sinks: main.sinks,
+        sink_policies: main.sink_policies,
         nrd: main.nrd,
         inboxes: main.inboxes,
         intake: main.intake,
@@ -120,7 +123,9 @@ struct MainFile {
     dns: super::DnsConfig,
     lookalike: LookalikeConfig,
     dispatcher: super::DispatcherConfig,
+    health: super::HealthConfig,
     sinks: BTreeMap<String, super::SinkConfig>,
+    sink_policies: BTreeMap<String, crate::alert::policy::SinkPolicy>,
     nrd: BTreeMap<String, super::NrdConfig>,
     inboxes: BTreeMap<String, super::InboxConfig>,
     intake: Option<super::IntakeConfig>,
@@ -149,13 +154,14 @@ fn main_file(
     let inbox_table = reader.table(root, "inbox", "inbox");
     let intake_table = reader.table(root, "intake", "intake");
     let mail_table = reader.table(root, "mail", "mail");
+    let health_table = reader.table(root, "health", "health");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
         .and_then(|table| table.get("watchlists_dir"))
         .map_or(0..0, |(_, value)| value.span());
     let defaults = sections::default_lookalike();
-    let (sinks, sink_names) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
+    let (sinks, sink_names, sink_policies) = sinks::sinks(reader, sinks_table.as_ref(), base, env);
     let mut watchlist_refs = Vec::new();
     let inboxes = inbox::inboxes(reader, inbox_table.as_ref(), base, env, &mut watchlist_refs);
     let intake = inbox::intake(
@@ -170,7 +176,9 @@ fn main_file(
         dns: sections::dns(reader, dns_table.as_ref()),
         lookalike: sections::lookalike(reader, lookalike_table.as_ref(), &defaults, base),
         dispatcher: sections::dispatcher(reader, dispatcher_table.as_ref()),
+        health: health::health(reader, health_table.as_ref(), &sink_names),
         sinks,
+        sink_policies,
         nrd: nrd::nrd_lists(reader, nrd_table.as_ref(), base),
         inboxes,
         intake,

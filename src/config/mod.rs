@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use crate::model::Severity;
 
 mod error;
+mod health;
 mod inbox;
 mod load;
 mod mail;
@@ -42,8 +43,12 @@ pub struct Config {
     pub lookalike: LookalikeConfig,
     /// `[dispatcher]`.
     pub dispatcher: DispatcherConfig,
+    /// `[health]`.
+    pub health: HealthConfig,
     /// Alert sinks by name.
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// Rate limits and quiet hours of the sinks that set them, by sink name.
+    pub sink_policies: BTreeMap<String, crate::alert::policy::SinkPolicy>,
     /// `[nrd.NAME]`: lists of newly registered domains, by name.
     pub nrd: BTreeMap<String, NrdConfig>,
     /// `[inbox.NAME]`: mailboxes read over IMAP or as a Maildir, by name.
@@ -283,6 +288,18 @@ pub struct LookalikeConfig {
     pub tld_file: Option<PathBuf>,
 }
 
+/// `[health]`: the health and metrics endpoint and the blind-source alert.
+#[derive(Debug, Clone)]
+pub struct HealthConfig {
+    /// Address of the HTTP endpoint serving `/healthz` and `/metrics`. Default: none (off).
+    pub listen: Option<SocketAddr>,
+    /// Time without a successful poll after which a source counts as blind, in seconds; a
+    /// source that polls less often gets three of its intervals. Default: 21600 (6 hours).
+    pub blind_after_secs: u64,
+    /// Sinks that receive blind-source alerts. Default: empty, meaning every sink.
+    pub sinks: Vec<String>,
+}
+
 /// `[dispatcher]`: alert delivery retries.
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
@@ -359,15 +376,61 @@ pub enum SmtpSecurity {
     Tls,
 }
 
-/// `[sinks.NAME]` with `type = "webhook"`.
-#[derive(Debug, Clone)]
+/// Layout of a webhook's request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WebhookFormat {
+    /// The alert document as JSON, signed (docs/alerts.md).
+    #[default]
+    Generic,
+    /// A Slack incoming webhook message (text and blocks).
+    Slack,
+    /// A Mattermost incoming webhook message (text and an attachment).
+    Mattermost,
+    /// A Microsoft Teams workflow message holding an Adaptive Card.
+    Teams,
+}
+
+impl WebhookFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Generic => "generic",
+            WebhookFormat::Slack => "slack",
+            WebhookFormat::Mattermost => "mattermost",
+            WebhookFormat::Teams => "teams",
+        }
+    }
+}
+
+/// `[sinks.NAME]` with `type = "webhook"`. `Debug` hides a URL that is a secret.
+#[derive(Clone)]
 pub struct WebhookSinkConfig {
-    /// `http` or `https` URL that receives one POST per alert. Required.
+    /// `http` or `https` URL that receives one POST per alert: `url` in the TOML, or
+    /// `url_env` / `url_file` when the URL itself is the secret (chat webhooks). Required.
     pub url: String,
+    /// True when the URL came from `url_env` or `url_file`: messages then show its host only.
+    pub url_is_secret: bool,
+    /// Body layout. Default: generic.
+    pub format: WebhookFormat,
     /// HMAC-SHA256 key, from `secret_env` or `secret_file`; without it the request is unsigned.
     pub secret: Option<Secret>,
     /// Time allowed for one request, in seconds. Default: 10.
     pub timeout_secs: u64,
+}
+
+impl fmt::Debug for WebhookSinkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = if self.url_is_secret {
+            "<redacted>"
+        } else {
+            self.url.as_str()
+        };
+        f.debug_struct("WebhookSinkConfig")
+            .field("url", &url)
+            .field("format", &self.format)
+            .field("secret", &self.secret)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
 }
 
 /// A secret read from the environment or a file. `Debug` and `Display` never show it.

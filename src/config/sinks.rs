@@ -7,9 +7,14 @@ use super::names::check_mail_address;
 use super::secrets::{EnvLookup, SecretKeys, read_secret};
 use super::tls;
 use super::tree::{Reader, Table};
-use super::{SinkConfig, SmtpSecurity, SmtpSinkConfig, WebhookSinkConfig};
+use super::{SinkConfig, SmtpSecurity, SmtpSinkConfig, WebhookFormat, WebhookSinkConfig};
+use crate::alert::policy::{QuietHours, SinkPolicy, parse_offset};
+use time::UtcOffset;
 
 const SMTP_KEYS: &[&str] = &[
+    "max_per_hour",
+    "quiet_hours",
+    "utc_offset",
     "type",
     "host",
     "port",
@@ -25,8 +30,14 @@ const SMTP_KEYS: &[&str] = &[
     "tls_server_name",
 ];
 const WEBHOOK_KEYS: &[&str] = &[
+    "max_per_hour",
+    "quiet_hours",
+    "utc_offset",
     "type",
     "url",
+    "url_env",
+    "url_file",
+    "format",
     "secret",
     "secret_env",
     "secret_file",
@@ -37,6 +48,11 @@ const PASSWORD: SecretKeys = SecretKeys {
     inline: "password",
     env: "password_env",
     file: "password_file",
+};
+const WEBHOOK_URL: SecretKeys = SecretKeys {
+    inline: "url",
+    env: "url_env",
+    file: "url_file",
 };
 const WEBHOOK_SECRET: SecretKeys = SecretKeys {
     inline: "secret",
@@ -51,11 +67,16 @@ pub(crate) fn sinks(
     table: Option<&Table<'_, '_>>,
     base: &Path,
     env: EnvLookup<'_>,
-) -> (BTreeMap<String, SinkConfig>, Vec<String>) {
+) -> (
+    BTreeMap<String, SinkConfig>,
+    Vec<String>,
+    BTreeMap<String, SinkPolicy>,
+) {
     let mut sinks = BTreeMap::new();
     let mut names = Vec::new();
+    let mut policies = BTreeMap::new();
     let Some(table) = table else {
-        return (sinks, names);
+        return (sinks, names, policies);
     };
     for key in table.entries.keys() {
         let name: &str = key.get_ref();
@@ -71,11 +92,53 @@ pub(crate) fn sinks(
         let Some(sink_table) = reader.table(table, name, &path) else {
             continue;
         };
+        let policy = policy(reader, &sink_table);
+        if !policy.is_open() {
+            policies.insert(name.to_string(), policy);
+        }
         if let Some(sink) = sink(reader, &sink_table, base, env) {
             sinks.insert(name.to_string(), sink);
         }
     }
-    (sinks, names)
+    (sinks, names, policies)
+}
+
+/// Reads the rate limit and quiet hours of one sink.
+fn policy(reader: &mut Reader<'_>, table: &Table<'_, '_>) -> SinkPolicy {
+    let max_per_hour = table
+        .has("max_per_hour")
+        .then(|| reader.integer(table, "max_per_hour", 60, (1, 10_000), "messages") as u32);
+    let offset = match reader.string(table, "utc_offset") {
+        None => UtcOffset::UTC,
+        Some((text, span)) => parse_offset(&text).unwrap_or_else(|| {
+            reader.error(
+                &span,
+                format!("invalid {} \"{text}\"", table.key_path("utc_offset")),
+                "write the offset of the SOC's local time as +HH:MM or -HH:MM, such as \"+01:00\""
+                    .to_string(),
+            );
+            UtcOffset::UTC
+        }),
+    };
+    let quiet_hours = reader
+        .string(table, "quiet_hours")
+        .and_then(|(text, span)| match QuietHours::parse(&text, offset) {
+            Some(quiet) => Some(quiet),
+            None => {
+                reader.error(
+                    &span,
+                    format!("invalid {} \"{text}\"", table.key_path("quiet_hours")),
+                    "write a daily window as \"HH:MM-HH:MM\" with two different times, such as \
+                     \"22:00-07:00\""
+                        .to_string(),
+                );
+                None
+            }
+        });
+    SinkPolicy {
+        max_per_hour,
+        quiet_hours,
+    }
 }
 
 fn valid_sink_name(name: &str) -> bool {
@@ -236,17 +299,102 @@ fn webhook(
     base: &Path,
     env: EnvLookup<'_>,
 ) -> Option<WebhookSinkConfig> {
-    let url = reader.required_string(table, "url", "\"https://soc.example.com/hooks/vigie\"");
-    if let Some((text, span)) = &url {
-        check_url(reader, table, text, span);
-    }
+    let format = match reader.choice(
+        table,
+        "format",
+        &["generic", "slack", "mattermost", "teams"],
+    ) {
+        Some((text, _)) => match text.as_str() {
+            "slack" => WebhookFormat::Slack,
+            "mattermost" => WebhookFormat::Mattermost,
+            "teams" => WebhookFormat::Teams,
+            _ => WebhookFormat::Generic,
+        },
+        None => WebhookFormat::Generic,
+    };
+    let from_secret = table.has(WEBHOOK_URL.env) || table.has(WEBHOOK_URL.file);
+    let url = if table.has("url") {
+        if from_secret {
+            reader.error(
+                &table.key_span("url"),
+                format!(
+                    "{} is set together with {} or {}",
+                    table.key_path("url"),
+                    WEBHOOK_URL.env,
+                    WEBHOOK_URL.file
+                ),
+                "keep only one way to give the URL".to_string(),
+            );
+            return None;
+        }
+        let url = reader.required_string(table, "url", "\"https://soc.example.com/hooks/vigie\"");
+        if let Some((text, span)) = &url {
+            check_url(reader, table, text, span);
+            if format != WebhookFormat::Generic {
+                reader.warn(
+                    span,
+                    format!(
+                        "{} of a {} webhook is the webhook's secret, and is written in the TOML",
+                        table.key_path("url"),
+                        format.as_str()
+                    ),
+                    "move the URL to a file or an environment variable and name it with \
+                     url_file or url_env"
+                        .to_string(),
+                );
+            }
+        }
+        url?.0
+    } else if from_secret {
+        let secret = read_secret(reader, table, &WEBHOOK_URL, base, env)?;
+        let text = secret.expose().trim().to_string();
+        if let Err(problem) = secret_url_problem(&text) {
+            let key = if table.has(WEBHOOK_URL.env) {
+                WEBHOOK_URL.env
+            } else {
+                WEBHOOK_URL.file
+            };
+            reader.error(
+                &table.key_span(key),
+                format!("the URL given by {} {problem}", table.key_path(key)),
+                "put one full http or https URL there, such as \
+                 \"https://hooks.slack.com/services/...\""
+                    .to_string(),
+            );
+            return None;
+        }
+        text
+    } else {
+        reader.error(
+            &table.span,
+            format!("missing key `{}`", table.key_path("url")),
+            "add url = \"https://soc.example.com/hooks/vigie\", or url_env / url_file when \
+             the URL is itself a secret"
+                .to_string(),
+        );
+        return None;
+    };
     let secret = read_secret(reader, table, &WEBHOOK_SECRET, base, env);
     let timeout_secs = reader.integer(table, "timeout_secs", 10, (1, 600), "seconds");
     Some(WebhookSinkConfig {
-        url: url?.0,
+        url,
+        url_is_secret: from_secret,
+        format,
         secret,
         timeout_secs,
     })
+}
+
+/// Checks a URL read from a secret without quoting it back.
+fn secret_url_problem(text: &str) -> Result<(), String> {
+    match reqwest::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
+        Ok(url) => Err(format!(
+            "has scheme \"{}\", not http or https",
+            url.scheme()
+        )),
+        Err(error) => Err(format!("is not a valid URL ({error})")),
+    }
 }
 
 fn check_url(

@@ -87,6 +87,7 @@ impl Dictionary {
     }
 
     /// Returns whether `folded` is a word of the list.
+    #[cfg(test)]
     pub(crate) fn contains(&self, folded: &str) -> bool {
         self.words.contains(folded)
     }
@@ -149,6 +150,9 @@ impl Dictionary {
         plain_keyword: bool,
     ) -> bool {
         let span = end - start;
+        if exact && self.stands_alone(label, start, end) {
+            return false;
+        }
         let leftover_max = if exact { 1 } else { 2 };
         let occurrences = self.occurrences(label);
         for word in occurrences.iter().filter(|w| w.len() >= MIN_EXPLAINING_LEN) {
@@ -181,6 +185,24 @@ impl Dictionary {
             }
         }
         false
+    }
+
+    /// Returns whether an exact hit at `start..end` reads as a word of its own: no separator
+    /// inside it, and the text beside it in its segment splits into words, with a plural
+    /// `s` allowed after it (`rune|scape` is no reason to drop `runescape` from
+    /// `runescapeservices`, nor `fork|delta` from `forkdeltas`).
+    fn stands_alone(&self, label: &Folded, start: usize, end: usize) -> bool {
+        if label.breaks.iter().any(|b| start < *b && *b < end) {
+            return false;
+        }
+        let before = &label.text[segment_start(label, start)..start];
+        let after = &label.text[end..segment_end(label, end)];
+        let after = if self.segments(after) {
+            ""
+        } else {
+            after.strip_prefix('s').unwrap_or(after)
+        };
+        self.segments(before) && self.segments(after)
     }
 
     /// The hit ends with `word`: it is explained when a separator sits where the word starts,
@@ -299,6 +321,8 @@ mod tests {
             ("microsoftonline", "microsoft"),
             ("appleid", "aple"),
             ("examplerecover", "example"),
+            ("runescapeservices", "runescape"),
+            ("forkdeltas", "forkdelta"),
             ("exampled", "example"),
         ];
         for (label, keyword) in cases {

@@ -58,6 +58,12 @@ pub async fn run(mut ctx: SourceContext) {
 
     loop {
         let config = ctx.config.borrow_and_update().clone();
+        for watchlist in &config.watchlists {
+            ctx.pipeline.health().register(
+                &health_name(watchlist),
+                Duration::from_secs(watchlist.lookalike.interval_secs),
+            );
+        }
         schedule(&ctx, &config, &mut due, &mut signatures);
         let Some((watchlist_id, at)) = due
             .iter()
@@ -81,6 +87,9 @@ pub async fn run(mut ctx: SourceContext) {
             due.remove(&watchlist_id);
             continue;
         };
+        let health = ctx.pipeline.health().clone();
+        let name = health_name(watchlist);
+        health.poll_started(&name);
         let pending_retry = retry.remove(&watchlist_id).unwrap_or_default();
         let full = pending_retry.is_empty() || is_full_sweep_due(&ctx, watchlist);
         let outcome = if full {
@@ -99,7 +108,18 @@ pub async fn run(mut ctx: SourceContext) {
                     full,
                     "Lookalike sweep finished."
                 );
-                if stats.unknown > 0 && stats.unknown * 2 >= stats.candidates {
+                let mostly_unknown = stats.unknown > 0 && stats.unknown * 2 >= stats.candidates;
+                health.set_collapsed(
+                    &name,
+                    mostly_unknown.then(|| {
+                        format!(
+                            "{} of {} candidates could not be resolved",
+                            stats.unknown, stats.candidates
+                        )
+                    }),
+                );
+                health.poll_succeeded(&name, stats.candidates as u64);
+                if mostly_unknown {
                     warn!(
                         watchlist = %watchlist.id,
                         unknown = stats.unknown,
@@ -121,6 +141,7 @@ pub async fn run(mut ctx: SourceContext) {
             }
             Err(SweepError::Shutdown) => return,
             Err(error) => {
+                health.poll_failed(&name, &error.to_string());
                 warn!(watchlist = %watchlist.id, %error, "Lookalike sweep failed, retrying later.");
                 due.insert(watchlist.id.clone(), Instant::now() + UNKNOWN_RETRY);
             }
@@ -232,6 +253,11 @@ async fn record_sweep_time(ctx: &SourceContext, watchlist: &Watchlist) {
         Err(error) => error.to_string(),
     };
     warn!(%watchlist, %error, "Cannot store the time of the last sweep.");
+}
+
+/// Name under which a watchlist's sweeps report to the health registry.
+pub fn health_name(watchlist: &Watchlist) -> String {
+    format!("{SOURCE}:{}", watchlist.id)
 }
 
 fn next_interval(config: &LookalikeConfig) -> Duration {

@@ -123,10 +123,20 @@ async fn run_list(ctx: SourceContext, list: NrdConfig) {
             return;
         }
     };
+    let health = ctx.pipeline.health().clone();
+    let name = format!("{SOURCE}:{}", list.name);
+    health.register(&name, Duration::from_secs(list.interval_secs));
     loop {
         let config = ctx.config.borrow().clone();
+        health.poll_started(&name);
         let wait = match read_list(&ctx, &config, &list, &client).await {
             Ok(stats) => {
+                health.set_collapsed(
+                    &name,
+                    (!stats.unchanged && stats.domains == 0 && stats.resumed_at == 0)
+                        .then(|| "the list held no domain".to_owned()),
+                );
+                health.poll_succeeded(&name, stats.domains as u64);
                 info!(
                     list = %list.name,
                     unchanged = stats.unchanged,
@@ -141,6 +151,7 @@ async fn run_list(ctx: SourceContext, list: NrdConfig) {
             }
             Err(NrdError::Shutdown) => return,
             Err(error) => {
+                health.poll_failed(&name, &error.to_string());
                 warn!(list = %list.name, %error, "Reading a list of newly registered domains failed, retrying later.");
                 RETRY_AFTER.min(Duration::from_secs(list.interval_secs))
             }

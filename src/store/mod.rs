@@ -17,8 +17,11 @@
 
 mod campaigns;
 mod findings;
+mod hold;
+mod maintenance;
 mod outbox;
 pub mod schema;
+mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,7 +37,9 @@ pub use campaigns::{
     AttachmentHash, CampaignInput, CampaignKey, CampaignState, IntakeReport, NewMail, RecordedMail,
     StoredMail,
 };
+pub use maintenance::{BackupReport, MaintenanceError, VacuumReport, check_file};
 pub use outbox::OutboxStats;
+pub use stats::SinkCounts;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

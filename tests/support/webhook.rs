@@ -81,6 +81,17 @@ impl WebhookReceiver {
             .collect()
     }
 
+    /// `subject` of each accepted request, in arrival order (empty when absent).
+    pub fn subjects(&self) -> Vec<String> {
+        self.received
+            .lock()
+            .unwrap()
+            .alerts
+            .iter()
+            .map(|(_, alert)| alert["subject"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// The first accepted alert whose `subject` is `subject`.
     pub fn alert_for(&self, subject: &str) -> Option<serde_json::Value> {
         let received = self.received.lock().unwrap();
