@@ -91,6 +91,13 @@ pub struct Connection {
 
 /// Reads one folder until shutdown, reconnecting after every failure.
 pub async fn run_folder(ctx: SourceContext, inbox: InboxConfig, imap: ImapConfig, folder: String) {
+    let health_name = format!("{SOURCE}:{}/{folder}", inbox.name);
+    let expected = if imap.idle {
+        IDLE_RENEW
+    } else {
+        Duration::from_secs(inbox.poll_secs)
+    };
+    ctx.pipeline.health().register(&health_name, expected);
     let mut failures: u32 = 0;
     loop {
         let outcome = serve_folder(&ctx, &inbox, &imap, &folder, &mut failures).await;
@@ -98,6 +105,9 @@ pub async fn run_folder(ctx: SourceContext, inbox: InboxConfig, imap: ImapConfig
             return;
         }
         if let Err(error) = outcome {
+            ctx.pipeline
+                .health()
+                .poll_failed(&health_name, &error.to_string());
             failures = failures.saturating_add(1);
             let delay = backoff(failures, imap.reconnect_max_secs);
             warn!(
@@ -149,10 +159,14 @@ async fn serve_folder(
         "Connected to the IMAP server."
     );
 
+    let health = ctx.pipeline.health().clone();
+    let health_name = format!("{SOURCE}:{}/{folder}", inbox.name);
     let mut analyzer: Option<Analyzer> = None;
     loop {
         let current = current_analyzer(ctx, &mut analyzer)?;
-        read_new(ctx, inbox, imap, folder, &mut connection, &current).await?;
+        health.poll_started(&health_name);
+        let counts = read_new(ctx, inbox, imap, folder, &mut connection, &current).await?;
+        health.poll_succeeded(&health_name, counts.mails as u64);
         *failures = 0;
         while connection.session.unsolicited_responses.try_recv().is_ok() {}
 
@@ -323,7 +337,7 @@ async fn read_new(
     folder: &str,
     connection: &mut Connection,
     analyzer: &Analyzer,
-) -> Result<(), InboxError> {
+) -> Result<ReadCounts, InboxError> {
     let limit = Duration::from_secs(imap.timeout_secs);
     let key = format!("{}/{folder}", inbox.name);
     let mailbox = within(limit, "SELECT", connection.session.select(folder)).await??;
@@ -338,7 +352,7 @@ async fn read_new(
     };
     if mailbox.exists == 0 {
         set_cursor(ctx, &key, &format_cursor(validity, last)).await?;
-        return Ok(());
+        return Ok(ReadCounts::default());
     }
 
     let sizes = new_sizes(&mut connection.session, last, limit).await?;
@@ -379,7 +393,7 @@ async fn read_new(
     } else {
         debug!(inbox = %inbox.name, folder, "No new mail.");
     }
-    Ok(())
+    Ok(counts)
 }
 
 /// Returns the UID and size of every mail past `last`, in UID order.

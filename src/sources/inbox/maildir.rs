@@ -27,8 +27,12 @@ pub struct ScanCounts {
 
 /// Scans the Maildir every `poll_secs` until shutdown.
 pub async fn run_maildir(ctx: SourceContext, inbox: InboxConfig, path: PathBuf) {
+    let health = ctx.pipeline.health().clone();
+    let health_name = format!("{SOURCE}:{}", inbox.name);
+    health.register(&health_name, Duration::from_secs(inbox.poll_secs));
     let mut analyzer: Option<Analyzer> = None;
     loop {
+        health.poll_started(&health_name);
         let config = ctx.config.borrow().clone();
         let current = match analyzer.as_ref() {
             Some(current) if Arc::ptr_eq(current.config(), &config) => Ok(current.clone()),
@@ -41,6 +45,10 @@ pub async fn run_maildir(ctx: SourceContext, inbox: InboxConfig, path: PathBuf) 
             }
             Err(error) => Err(error),
         };
+        match &outcome {
+            Ok(counts) => health.poll_succeeded(&health_name, counts.mails as u64),
+            Err(error) => health.poll_failed(&health_name, &error.to_string()),
+        }
         match outcome {
             Ok(counts) if counts.mails + counts.too_large > 0 => {
                 info!(inbox = %inbox.name, mails = counts.mails, alerted = counts.alerted, duplicates = counts.duplicates, too_large = counts.too_large, "Read new mail.");
