@@ -27,6 +27,7 @@ const MAILS: &[&str] = &[
 struct Source {
     dir: tempfile::TempDir,
     store: Arc<Store>,
+    health: vigie::health::Health,
     stop: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -64,6 +65,7 @@ reconnect_max_secs = 2
         &[(PASSWORD_VARIABLE, support::mail::PASSWORD)],
     );
     let (pipeline, store, config_tx) = support::inbox::pipeline(dir.path(), config);
+    let health = pipeline.health().clone();
     let stop = CancellationToken::new();
     let ctx = SourceContext {
         pipeline,
@@ -78,6 +80,7 @@ reconnect_max_secs = 2
     Source {
         dir,
         store,
+        health,
         stop,
         task,
     }
@@ -120,6 +123,24 @@ impl Source {
             .sum()
     }
 
+    /// Waits until the cursor of `folder` reaches `uid`: the mail is then flagged or moved.
+    async fn wait_for_cursor(&self, folder: &str, uid: u32) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let cursor = self.cursor(folder);
+            if let Some(value) = &cursor
+                && value.ends_with(&format!(" {uid}"))
+            {
+                return value.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cursor of {folder} is {cursor:?}, not at UID {uid}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     fn cursor(&self, folder: &str) -> Option<String> {
         self.store
             .cursor("inbox", &format!("abuse/{folder}"))
@@ -144,8 +165,7 @@ async fn idle_reads_new_mail_at_once() {
     servers.append("INBOX", &fixture(2)).await;
     source.wait_for_mails(3, Duration::from_secs(10)).await;
 
-    let cursor = source.cursor("INBOX").expect("a cursor for INBOX");
-    assert!(cursor.ends_with(" 3"), "cursor {cursor}");
+    source.wait_for_cursor("INBOX", 3).await;
     let flags = servers.flags("INBOX").await;
     assert_eq!(flags.len(), 3);
     for (uid, names) in &flags {
@@ -180,8 +200,8 @@ async fn polling_reads_every_folder() {
     servers.append("Phishing", &fixture(2)).await;
     source.wait_for_mails(3, Duration::from_secs(10)).await;
 
-    assert!(source.cursor("INBOX").unwrap().ends_with(" 1"));
-    assert!(source.cursor("Phishing").unwrap().ends_with(" 2"));
+    source.wait_for_cursor("INBOX", 1).await;
+    source.wait_for_cursor("Phishing", 2).await;
     for (uid, names) in servers.flags("Phishing").await {
         assert!(
             names.iter().any(|name| name.contains("Seen")),
@@ -234,7 +254,7 @@ async fn oversized_mail_is_skipped_and_passed() {
         Some(2),
         "the small mail is read, the large one skipped"
     );
-    assert!(source.cursor("INBOX").unwrap().ends_with(" 2"));
+    source.wait_for_cursor("INBOX", 2).await;
     source.stop().await;
 }
 
@@ -252,12 +272,18 @@ async fn reconnects_after_dovecot_restart() {
     servers.append("INBOX", &fixture(2)).await;
     source.wait_for_mails(3, Duration::from_secs(30)).await;
 
+    source.wait_for_cursor("INBOX", 3).await;
     assert_eq!(
         source.sightings(),
         3,
         "a mail read before the restart was read again"
     );
-    assert!(source.cursor("INBOX").unwrap().ends_with(" 3"));
+    let figures = source.health.snapshot();
+    let folder = &figures["inbox:abuse/INBOX"];
+    assert!(
+        folder.errors >= 1,
+        "no lost connection recorded: {folder:?}"
+    );
     source.stop().await;
 }
 

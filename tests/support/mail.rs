@@ -183,6 +183,8 @@ pub struct MailServers {
     tls: Option<ServerTls>,
     dovecot_started: bool,
     postfix_started: bool,
+    /// Dovecot's `instance_name`, unique to this pair; its processes carry it in their title.
+    instance: String,
 }
 
 impl MailServers {
@@ -230,6 +232,11 @@ impl MailServers {
             tls,
             dovecot_started: false,
             postfix_started: false,
+            instance: format!(
+                "vigie-test-{}-{}",
+                std::process::id(),
+                INSTANCES.fetch_add(1, Ordering::Relaxed)
+            ),
         };
         servers.render_configs();
         servers
@@ -266,11 +273,7 @@ impl MailServers {
     }
 
     fn render_configs(&self) {
-        let name = format!(
-            "vigie-test-{}-{}",
-            std::process::id(),
-            INSTANCES.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = &self.instance;
         let ports = self.tls_ports.unwrap_or(TlsPorts {
             starttls: 0,
             tls: 0,
@@ -278,7 +281,7 @@ impl MailServers {
         let render = |template: &str| {
             template
                 .replace("@RUN@", &self.run_dir().display().to_string())
-                .replace("@NAME@", &name)
+                .replace("@NAME@", name)
                 .replace("@SMTP_PORT@", &self.smtp_port.to_string())
                 .replace("@IMAP_PORT@", &self.imap_port.to_string())
                 .replace("@LMTP_PORT@", &self.lmtp_port.to_string())
@@ -516,7 +519,38 @@ impl MailServers {
             assert!(Instant::now() < deadline, "dovecot {pid} did not stop");
             std::thread::sleep(Duration::from_millis(50));
         }
+        // Dovecot 2.3's master leaves its children (imap, auth, log...) running when it exits:
+        // an IMAP client would keep its connection and never see the restart. They are ended
+        // by pid, found by the instance name in their process title.
+        let children = self.instance_processes();
+        for child in &children {
+            let _ = Command::new("kill").arg(child.to_string()).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while children.iter().any(|child| is_running(*child)) {
+            assert!(
+                Instant::now() < deadline,
+                "dovecot processes {children:?} did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         self.dovecot_started = false;
+    }
+
+    /// Returns the pids of the processes whose title starts with `dovecot-INSTANCE/`.
+    fn instance_processes(&self) -> Vec<u32> {
+        let prefix = format!("dovecot-{}/", self.instance);
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|cmdline| cmdline.starts_with(prefix.as_bytes()))
+            })
+            .collect()
     }
 
     /// Starts Dovecot again after [`MailServers::stop_dovecot`] and waits for its IMAP port.
