@@ -1,5 +1,9 @@
 //! Mail campaigns: which keys group mails together, and the finding that stands for a campaign.
 //!
+//! URL domains and reply-to addresses on the watchlist's legitimate or allow-listed domains
+//! are no keys: phishing mails copy them from the brand's real mails. For the same reason a
+//! URL domain that the matcher flags counts as strong only at high severity or above.
+//!
 //! A mail's grouping keys are its origin IP, the network of that IP (/24 for IPv4, /48 for
 //! IPv6), the domains of its URLs, its reply-to addresses, the digest of its body and the
 //! eight bands of its body's SimHash. The origin IP, the reply-to addresses, the body digest
@@ -195,10 +199,12 @@ pub fn keys_for(facts: &MailFacts, watchlist: &Watchlist) -> Vec<CampaignKey> {
         keys.push(key("ip", ip.to_string(), true));
         keys.push(key("network", network_of(ip), false));
     }
+    // A host flagged at medium severity or below is often one the real brand's mails use
+    // (a tracking or image host the watchlist does not list), which phishing kits copy.
     let flagged: BTreeSet<&str> = facts
         .matches
         .iter()
-        .filter(|found| found.watchlist == watchlist.id)
+        .filter(|found| found.watchlist == watchlist.id && found.severity >= Severity::High)
         .map(|found| found.subject.as_str())
         .collect();
     for domain in &facts.url_domains {
@@ -211,6 +217,14 @@ pub fn keys_for(facts: &MailFacts, watchlist: &Watchlist) -> Vec<CampaignKey> {
         keys.push(key("url-domain", domain.clone(), strong));
     }
     for address in &facts.reply_to {
+        // A reply-to on the brand's own domain is copied from its real mails: spoofed, it
+        // says nothing about who sent this one.
+        let domain = address.rsplit_once('@').map_or("", |(_, domain)| domain);
+        if crate::pipeline::is_legitimate(watchlist, domain)
+            || crate::pipeline::is_allow_listed(watchlist, domain)
+        {
+            continue;
+        }
         keys.push(key("reply-to", address.clone(), true));
     }
     if let Some(digest) = &facts.body_digest {

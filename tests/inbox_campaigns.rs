@@ -404,3 +404,42 @@ async fn bodies_sharing_bands_but_far_apart_stay_apart() {
 
     assert_ne!(campaign_id(&a), campaign_id(&b));
 }
+
+#[tokio::test]
+async fn spoofed_brand_reply_to_is_no_key() {
+    let h = harness();
+    let spoofed = |raw: &str| {
+        let mut mail = facts(raw);
+        mail.reply_to = vec!["service@example.test".to_string()];
+        mail
+    };
+
+    let a = h.record("one", &spoofed("one"));
+    let b = h.record("two", &spoofed("two"));
+
+    assert_ne!(campaign_id(&a), campaign_id(&b));
+    assert!(a.campaign.unwrap().values("reply-to").is_empty());
+}
+
+#[tokio::test]
+async fn medium_flagged_domain_stays_weak() {
+    let h = harness();
+    let tracked = |raw: &str| {
+        let mut mail = facts(raw);
+        mail.url_domains = vec!["example.tracker.test".to_string()];
+        mail.matches = vec![MailMatch {
+            watchlist: "example".to_string(),
+            subject: "example.tracker.test".to_string(),
+            role: "url".to_string(),
+            score: 50,
+            severity: Severity::Medium,
+            reasons: vec!["brand in a subdomain label".to_string()],
+        }];
+        mail
+    };
+
+    let a = h.record("one", &tracked("one"));
+    let b = h.record("two", &tracked("two"));
+
+    assert_ne!(campaign_id(&a), campaign_id(&b));
+}
