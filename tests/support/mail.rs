@@ -5,7 +5,8 @@
 //!
 //! [`MailServers::with_tls`] adds two Postfix listeners that present a given certificate: one
 //! that offers STARTTLS and one that speaks TLS from the first byte (wrapper mode, as on port
-//! 465). The first listener never offers STARTTLS.
+//! 465). The first listener never offers STARTTLS. Dovecot then presents the same
+//! certificate on an IMAPS listener and offers STARTTLS on its plain IMAP port.
 //!
 //! Needs the Debian packages postfix, dovecot-imapd and dovecot-lmtpd, and root (Postfix and
 //! Dovecot switch to their own users).
@@ -166,6 +167,8 @@ pub struct TlsPorts {
     pub starttls: u16,
     /// SMTP inside TLS from the first byte (`smtpd_tls_wrappermode = yes`).
     pub tls: u16,
+    /// IMAP inside TLS from the first byte. The plain IMAP port then offers STARTTLS.
+    pub imaps: u16,
 }
 
 static INSTANCES: AtomicUsize = AtomicUsize::new(0);
@@ -217,10 +220,12 @@ impl MailServers {
             auth_port,
             starttls,
             tls_port,
+            imaps,
         ] = free_ports();
         let tls_ports = tls.as_ref().map(|_| TlsPorts {
             starttls,
             tls: tls_port,
+            imaps,
         });
         let servers = MailServers {
             dir,
@@ -277,6 +282,7 @@ impl MailServers {
         let ports = self.tls_ports.unwrap_or(TlsPorts {
             starttls: 0,
             tls: 0,
+            imaps: 0,
         });
         let render = |template: &str| {
             template
@@ -293,7 +299,23 @@ impl MailServers {
         for folder in ["postfix/conf", "postfix/queue", "mail"] {
             std::fs::create_dir_all(run.join(folder)).unwrap();
         }
-        std::fs::write(run.join("dovecot.conf"), render(DOVECOT_CONF)).unwrap();
+        let mut dovecot_conf = render(DOVECOT_CONF);
+        if self.tls.is_some() {
+            // Dovecot reads the certificate and key as root at start, like Postfix.
+            dovecot_conf = dovecot_conf
+                .replace(
+                    "ssl = no\n",
+                    &render("ssl = yes\nssl_cert = <@RUN@/tls/server.pem\nssl_key = <@RUN@/tls/server.key\n"),
+                )
+                .replace(
+                    "inet_listener imaps {\n    port = 0\n",
+                    &format!(
+                        "inet_listener imaps {{\n    address = 127.0.0.1\n    port = {}\n",
+                        ports.imaps
+                    ),
+                );
+        }
+        std::fs::write(run.join("dovecot.conf"), dovecot_conf).unwrap();
         std::fs::write(run.join("postfix/conf/main.cf"), render(POSTFIX_MAIN_CF)).unwrap();
         let mut master_cf = render(POSTFIX_MASTER_CF);
         if let Some(tls) = &self.tls {
@@ -363,7 +385,7 @@ impl MailServers {
 
         let tls_ports = self
             .tls_ports
-            .map(|ports| [ports.starttls, ports.tls])
+            .map(|ports| [ports.starttls, ports.tls, ports.imaps])
             .unwrap_or_default();
         let ports = [
             self.lmtp_port,
