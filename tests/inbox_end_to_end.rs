@@ -2,7 +2,8 @@
 //! appended to a folder of a real Dovecot on 127.0.0.1 are read over IMAP, grouped into
 //! campaigns, and the campaign alerts reach the SOC mailbox of the same Dovecot through
 //! Postfix. A daemon restart sends no alert again, and a Dovecot restart is followed by a
-//! reconnection that reads only the mail that arrived since.
+//! reconnection that reads only the mail that arrived since. A report posted to the daemon's
+//! report-form endpoint becomes one more campaign alert.
 
 mod support;
 
@@ -13,6 +14,8 @@ use support::daemon::{DaemonConfig, wait_until};
 use support::mail::MailServers;
 
 const PASSWORD_VARIABLE: &str = "VIGIE_TEST_IMAP_PASSWORD";
+const TOKEN_VARIABLE: &str = "VIGIE_TEST_INTAKE_TOKEN";
+const TOKEN: &str = "end-to-end-form-token";
 
 /// Read before any restart: four pairs of copies of one letter and a single letter, so five
 /// campaigns.
@@ -34,7 +37,7 @@ const AFTER_RESTART: &[&str] = &[
     "spamassassin/spam-2__00357.049b1dd678979ce56f10dfa9632127a3.eml",
 ];
 
-fn write_config(dir: &Path, servers: &MailServers) {
+fn write_config(dir: &Path, servers: &MailServers, intake_port: u16) {
     let config = format!(
         r#"[daemon]
 state_dir = "state"
@@ -76,6 +79,11 @@ watchlist = "example"
 unmatched_severity = "medium"
 timeout_secs = 10
 reconnect_max_secs = 2
+
+[intake]
+listen = "127.0.0.1:{intake_port}"
+token_env = "{TOKEN_VARIABLE}"
+watchlist = "example"
 "#,
         smtp = servers.smtp_port,
         imap = servers.imap_port,
@@ -125,7 +133,10 @@ fn store_counts(config: &DaemonConfig) -> (i64, i64, i64) {
 
 fn start(config: &DaemonConfig) -> support::daemon::Daemon {
     // SAFETY: set before the daemon process starts; the test's own threads read no variable.
-    unsafe { std::env::set_var(PASSWORD_VARIABLE, support::mail::PASSWORD) };
+    unsafe {
+        std::env::set_var(PASSWORD_VARIABLE, support::mail::PASSWORD);
+        std::env::set_var(TOKEN_VARIABLE, TOKEN);
+    }
     config.start(None, None)
 }
 
@@ -162,7 +173,8 @@ async fn scam_mails_become_campaign_alerts() {
             .await;
     }
     let config = DaemonConfig::new();
-    write_config(config.dir.path(), &servers);
+    let [intake_port] = support::mail::free_ports();
+    write_config(config.dir.path(), &servers, intake_port);
 
     // Eight mails, five campaigns, one alert each.
     let mut daemon = start(&config);
@@ -227,6 +239,23 @@ async fn scam_mails_become_campaign_alerts() {
         "no reconnection in the log:\n{}",
         config.log()
     );
+
+    // A report of the web form goes the same way: a new reply-to address, a new campaign.
+    vigie::init_tls();
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{intake_port}/report"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({
+            "reporter": "jane@customer.example",
+            "headers": "Received: from relay.scam.example ([198.51.100.23])\nFrom: \"Claims Office\" <claims@scam.example>\nReply-To: payout-desk@scam.example\nSubject: Your winnings",
+        }))
+        .send()
+        .await
+        .expect("POST /report to the daemon");
+    assert_eq!(response.status(), 201);
+    wait_for_alerts(&servers, &config, 7, Duration::from_secs(30)).await;
+    assert_eq!(store_counts(&config), (11, 7, 7));
+
     assert!(daemon.is_running());
     daemon.signal(libc::SIGTERM);
     daemon.wait_exit(Duration::from_secs(15));
