@@ -344,3 +344,41 @@ async fn wrong_password_keeps_retrying() {
         .unwrap();
     drop(config_tx);
 }
+
+/// The Nazario phishing corpus (CC BY 4.0, not committed) read over IMAP when the shared data
+/// is beside the checkout; skipped otherwise. Prints the read rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nazario_corpus_over_imap() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/emails/nazario/20051114.mbox");
+    let Ok(file) = std::fs::File::open(&path) else {
+        eprintln!("skipped: {} not found", path.display());
+        return;
+    };
+    let mut reader =
+        vigie::sources::inbox::mbox::MboxReader::new(std::io::BufReader::new(file), 25 << 20);
+    let mut mails = Vec::new();
+    while let Some(item) = reader.next_item().unwrap() {
+        if let vigie::sources::inbox::mbox::MboxItem::Mail { raw, .. } = item {
+            mails.push(raw);
+        }
+    }
+    assert_eq!(mails.len(), 438);
+    let servers = MailServers::started();
+    servers.append_all("INBOX", &mails).await;
+
+    let started = Instant::now();
+    let source = start(&servers, "idle = true\npoll_secs = 3600");
+    source.wait_for_mails(438, Duration::from_secs(300)).await;
+    let elapsed = started.elapsed();
+
+    eprintln!(
+        "read 438 mails over IMAP in {:.2} s ({:.0} mails/s)",
+        elapsed.as_secs_f64(),
+        438.0 / elapsed.as_secs_f64()
+    );
+    source.wait_for_cursor("INBOX", 438).await;
+    // Every mail joins a campaign (the inbox names a fallback watchlist) and is submitted once.
+    assert_eq!(source.sightings(), 438);
+    source.stop().await;
+}

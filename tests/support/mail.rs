@@ -498,6 +498,19 @@ impl MailServers {
         let _ = session.logout().await;
     }
 
+    /// Appends several raw mails to `folder` in one IMAP session, as [`MailServers::append`].
+    pub async fn append_all(&self, folder: &str, mails: &[Vec<u8>]) {
+        let mut session = self.imap_session().await;
+        let _ = session.create(folder).await;
+        for raw in mails {
+            session
+                .append(folder, None, None, to_crlf(strip_mbox_line(raw)))
+                .await
+                .expect("IMAP APPEND");
+        }
+        let _ = session.logout().await;
+    }
+
     /// Returns the flags of every mail of `folder`, by UID.
     pub async fn flags(&self, folder: &str) -> Vec<(u32, Vec<String>)> {
         let mut session = self.imap_session().await;

@@ -116,7 +116,16 @@ pub async fn ingest(
     let submitted = match &recorded.campaign {
         Some(state) => {
             let finding = campaign::finding(state, &analysis.facts, from.source, received_at);
-            Some(pipeline.submit(finding).await?)
+            match pipeline.submit(finding).await {
+                Ok(submitted) => Some(submitted),
+                // A reload removed the watchlist between analysis and submission. Failing
+                // would read this mail again and again and hold back the ones after it.
+                Err(error @ PipelineError::UnknownWatchlist { .. }) => {
+                    tracing::warn!(mail_id = recorded.mail_id, %error, "Mail kept, its campaign finding dropped.");
+                    None
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
         None => None,
     };
