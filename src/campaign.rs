@@ -186,8 +186,8 @@ fn score_of(severity: Severity) -> u8 {
 }
 
 /// Lists a mail's grouping keys for a watchlist. URL domains that the watchlist owns or
-/// allows are left out: a scam mail that links to the real site says nothing about its
-/// campaign.
+/// allows are left out, because a scam mail that links to the real site tells nothing about
+/// its campaign.
 pub fn keys_for(facts: &MailFacts, watchlist: &Watchlist) -> Vec<CampaignKey> {
     let key = |kind: &str, value: String, strong: bool| CampaignKey {
         kind: kind.to_string(),
@@ -217,8 +217,8 @@ pub fn keys_for(facts: &MailFacts, watchlist: &Watchlist) -> Vec<CampaignKey> {
         keys.push(key("url-domain", domain.clone(), strong));
     }
     for address in &facts.reply_to {
-        // A reply-to on the brand's own domain is copied from its real mails: spoofed, it
-        // says nothing about who sent this one.
+        // A reply-to on the brand's own domain is copied from its real mails. Spoofed, it
+        // tells nothing about who sent this one.
         let domain = address.rsplit_once('@').map_or("", |(_, domain)| domain);
         if crate::pipeline::is_legitimate(watchlist, domain)
             || crate::pipeline::is_allow_listed(watchlist, domain)

@@ -4,9 +4,9 @@
 //! was read, its attachments' hashes) and files it into a campaign in one transaction. A
 //! campaign is the set of mails of one watchlist that share grouping keys: the campaign
 //! logic in `crate::campaign` decides which keys a mail has and which of them are strong. A mail
-//! joins every campaign with which it shares one strong key, weak keys of two kinds, or four
-//! bands of its body's SimHash; when it joins several, the oldest absorbs the others
-//! (`merged_into`), mails and keys included.
+//! joins every campaign with which it shares one strong key or weak keys of two kinds, and
+//! every campaign holding a mail whose body SimHash is at most 4 bits from its own. When it
+//! joins several, the oldest absorbs the others (`merged_into`), mails and keys included.
 //!
 //! The same raw mail recorded twice (same SHA-256) is not counted twice: the second call
 //! returns the campaign of the first, so a source that reads a mail again after a crash

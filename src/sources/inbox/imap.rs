@@ -2,9 +2,9 @@
 //!
 //! A folder's cursor is its UIDVALIDITY and the last UID whose mail went through
 //! [`ingest`](super::ingest::ingest), saved in the store only after that mail's campaign
-//! finding was committed. A restart or a reconnection reads from the next UID on; a changed
-//! UIDVALIDITY (the server renumbered the folder) reads the folder again from its start, and
-//! the store recognises the mails already kept by their SHA-256, so none is counted twice.
+//! finding was committed. A restart or a reconnection reads from the next UID on. A changed
+//! UIDVALIDITY (the server renumbered the folder) reads the folder again from its start. The
+//! store recognises the mails already kept by their SHA-256, so none is counted twice.
 //!
 //! Between two reads the task waits with IDLE (RFC 2177) where the server offers it and the
 //! inbox has `idle = true`, renewing it every [`IDLE_RENEW`], and otherwise polls every
@@ -148,7 +148,7 @@ async fn serve_folder(
     let limit = Duration::from_secs(imap.timeout_secs);
     let mut connection = connect(imap, &inbox.name).await?;
     if let AfterRead::Move(target) = &imap.after {
-        // An existing folder answers NO, which is what most runs get.
+        // The server replies NO for a folder that exists, as on most runs.
         let _ = within(limit, "CREATE", connection.session.create(target)).await;
     }
     let use_idle = imap.idle && connection.idle;
@@ -443,8 +443,8 @@ async fn fetch_body(
         .map(<[u8]>::to_vec))
 }
 
-/// Flags or moves a processed mail as the inbox says. A failure is logged, not returned:
-/// the mail is recorded, and reading it again would only find it a duplicate.
+/// Flags or moves a processed mail as the inbox's `after` sets. A failure is logged, not
+/// returned, because the mail is recorded and reading it again would only find a duplicate.
 async fn after_read(
     connection: &mut Connection,
     imap: &ImapConfig,
