@@ -85,7 +85,9 @@ pub fn unwrap<'m>(message: &'m Message<'_>) -> (ArfInfo, Option<&'m [u8]>) {
         match &part.body {
             PartType::Message(inner) => {
                 info.reported_message = Some("message/rfc822".to_string());
-                reported = Some(inner.raw_message.as_ref());
+                // The method, not the field: an unencoded nested message shares the report's
+                // raw bytes, and its root part's offsets pick its own span out of them.
+                reported = Some(inner.raw_message());
                 break;
             }
             PartType::Text(text) | PartType::Html(text)

@@ -164,7 +164,7 @@ pub fn analyze(
     check_parts(&message, &settings.limits)?;
 
     if !arf::is_report(&message) {
-        let mut report = analyze_message(&message, matcher, settings);
+        let mut report = analyze_message(&message, matcher, settings, false);
         report.sha256 = sha256;
         return Ok(report);
     }
@@ -175,17 +175,18 @@ pub fn analyze(
             .and_then(parse)
             .and_then(|inner| check_parts(&inner, &settings.limits).map(|()| inner))
     });
+    let headers_only = info.reported_message.as_deref() == Some("text/rfc822-headers");
     let mut report = match inner {
-        Some(Ok(inner)) => analyze_message(&inner, matcher, settings),
+        Some(Ok(inner)) => analyze_message(&inner, matcher, settings, headers_only),
         Some(Err(error)) => {
-            let mut report = analyze_message(&message, matcher, settings);
+            let mut report = analyze_message(&message, matcher, settings, false);
             report.problems.push(format!(
                 "the reported message of this abuse report cannot be read: {error}"
             ));
             report
         }
         None => {
-            let mut report = analyze_message(&message, matcher, settings);
+            let mut report = analyze_message(&message, matcher, settings, false);
             report
                 .problems
                 .push("this abuse report carries no reported message".to_string());
@@ -357,11 +358,13 @@ fn count_parts(message: &Message<'_>) -> usize {
         .sum()
 }
 
-/// Analyses a parsed mail; `sha256` and `arf` are left for the caller.
+/// Analyses a parsed mail; `sha256` and `arf` are left for the caller. `headers_only` is set
+/// for a header section without its body (`text/rfc822-headers`), which is then not truncated.
 fn analyze_message(
     message: &Message<'_>,
     matcher: &Matcher,
     settings: &MailSettings,
+    headers_only: bool,
 ) -> MailReport {
     let limits = &settings.limits;
     let mut problems = Vec::new();
@@ -398,7 +401,9 @@ fn analyze_message(
     let display_name_domains = display_name_domains(from.as_ref(), limits);
 
     note_limits(&collector, &mut problems);
-    note_truncation(message, &mut problems);
+    if !headers_only {
+        note_truncation(message, &mut problems);
+    }
 
     let roles = domain_roles(
         from.as_ref(),
@@ -548,6 +553,10 @@ fn attachments(message: &Message<'_>, collector: &mut Collector<'_>) -> Vec<Atta
         let name = part.attachment_name().map(|n| n.to_string());
         if let Some(name) = &name {
             collector.scan_text(name, UrlSource::AttachmentName);
+            // `invoice-evil[.]example.html`: the extension hides the domain's end.
+            if let Some((stem, _)) = name.rsplit_once('.') {
+                collector.scan_text(stem, UrlSource::AttachmentName);
+            }
         }
         list.push(Attachment {
             name,

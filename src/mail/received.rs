@@ -37,7 +37,8 @@ const MAX_HOST_LEN: usize = 255;
 pub enum HopRole {
     /// Received from one of the company's own networks or host names.
     Own,
-    /// Received from a private, loopback or reserved address.
+    /// Received from a private, loopback or reserved address, or handed on inside the
+    /// receiving system (no `from` clause).
     Internal,
     /// A mailbox retrieval (POP3, IMAP) by the recipient, not a relay.
     Retrieval,
@@ -155,10 +156,13 @@ fn hop_from_header(index: usize, header: &Header<'_>, raw: &[u8]) -> Hop {
 fn fill_from_parsed(hop: &mut Hop, received: &Received<'_>) {
     hop.parsed = received.from.is_some() || received.by.is_some();
     let from_literal = match &received.from {
-        Some(Host::Name(name)) => {
+        // qmail-scanner writes the envelope sender there (`from user@example.com by host`),
+        // which names no host.
+        Some(Host::Name(name)) if !name.contains('@') => {
             hop.from_host = Some(clean_host(name));
             None
         }
+        Some(Host::Name(_)) => None,
         Some(Host::IpAddr(ip)) => {
             hop.from_host = Some(ip.to_string());
             Some(*ip)
@@ -182,9 +186,6 @@ fn fill_from_parsed(hop: &mut Hop, received: &Received<'_>) {
         } else {
             hop.forged.push("its date is not a valid date".to_string());
         }
-    }
-    if hop.by_host.is_none() {
-        hop.forged.push("it names no receiving host".to_string());
     }
 }
 
@@ -256,11 +257,7 @@ fn link_hops(hops: &mut [Hop]) {
         let (above, below) = hops.split_at_mut(index);
         let upper = &above[index - 1];
         let lower = &mut below[0];
-        let follows = lower
-            .by_host
-            .as_deref()
-            .map(|by| names_same_host(upper, by));
-        lower.follows_above = follows;
+        lower.follows_above = follows(upper, lower);
         if let (Some(upper_date), Some(lower_date)) = (timestamp(upper), timestamp(lower))
             && lower_date > upper_date + CLOCK_SKEW_SECS
         {
@@ -270,6 +267,27 @@ fn link_hops(hops: &mut [Hop]) {
             ));
         }
     }
+}
+
+/// Tells whether `lower`'s receiving host is the host `upper` received the mail from;
+/// `None` when the pair cannot be judged: `lower` names no receiving host, `upper` names no
+/// sender (a local hand-off), or `upper` is a mailbox retrieval, after which the chain
+/// starts again at the mailbox server.
+fn follows(upper: &Hop, lower: &Hop) -> Option<bool> {
+    let by = lower.by_host.as_deref()?;
+    if is_retrieval(upper) || !names_sender(upper) {
+        return None;
+    }
+    Some(names_same_host(upper, by))
+}
+
+fn is_retrieval(hop: &Hop) -> bool {
+    matches!(hop.protocol.as_deref(), Some("POP3" | "IMAP"))
+}
+
+/// Tells whether the hop has a `from` clause: a name, a reverse name or an address.
+fn names_sender(hop: &Hop) -> bool {
+    hop.from_host.is_some() || hop.from_rdns.is_some() || hop.from_ip.is_some()
 }
 
 fn timestamp(hop: &Hop) -> Option<i64> {
@@ -292,8 +310,10 @@ fn names_same_host(upper: &Hop, by: &str) -> bool {
 }
 
 /// Names agree when equal, when one is under the other, or when their first labels are equal
-/// (large providers name one machine differently on each side: `a1.eop.example.com` and
-/// `a1.mail.example.com`).
+/// and either their last two labels are too or the first label is a machine name (eight
+/// characters or more, with a digit). Large providers name one machine differently on each
+/// side: `a1.eop.example.com` and `a1.mail.example.com`, or
+/// `am6p194ca0071.eurp194.prod.outlook.com` and `am6p194ca0071.outlook.office365.com`.
 fn similar_names(a: &str, b: &str) -> bool {
     if a.eq_ignore_ascii_case(b)
         || super::settings::is_same_or_subdomain(a, b)
@@ -301,11 +321,14 @@ fn similar_names(a: &str, b: &str) -> bool {
     {
         return true;
     }
-    let first_a = a.split('.').next().unwrap_or(a);
-    let first_b = b.split('.').next().unwrap_or(b);
-    first_a.len() > 2
-        && first_a.eq_ignore_ascii_case(first_b)
-        && last_two_labels(a).eq_ignore_ascii_case(last_two_labels(b))
+    let (Some((first_a, _)), Some((first_b, _))) = (a.split_once('.'), b.split_once('.')) else {
+        return false;
+    };
+    if first_a.len() <= 2 || !first_a.eq_ignore_ascii_case(first_b) {
+        return false;
+    }
+    let machine_name = first_a.len() >= 8 && first_a.bytes().any(|b| b.is_ascii_digit());
+    machine_name || last_two_labels(a).eq_ignore_ascii_case(last_two_labels(b))
 }
 
 /// Returns the last two labels of a name (`example.com` of `a.b.example.com`).
@@ -328,12 +351,23 @@ fn find_origin(hops: &mut [Hop], settings: &MailSettings) -> Option<usize> {
 }
 
 fn classify(hop: &Hop, settings: &MailSettings) -> HopRole {
+    if !names_sender(hop) {
+        // No `from` clause: a hand-off inside the receiving system (`by` only, or qmail's
+        // `invoked by uid`), not a connection from another host.
+        return if hop.parsed || hop.forged.is_empty() {
+            HopRole::Internal
+        } else {
+            HopRole::NoAddress
+        };
+    }
     let Some(ip) = hop.from_ip else {
-        let names_own = [hop.from_rdns.as_deref(), hop.from_host.as_deref()]
-            .into_iter()
-            .flatten()
-            .any(|name| name == "localhost" || settings.is_own_host(name));
-        return if names_own {
+        let names = [hop.from_rdns.as_deref(), hop.from_host.as_deref()];
+        let names = names.into_iter().flatten();
+        return if hop.protocol.as_deref() == Some("local")
+            || names.clone().any(|name| name == "localhost")
+        {
+            HopRole::Internal
+        } else if names.into_iter().any(|name| settings.is_own_host(name)) {
             HopRole::Own
         } else {
             HopRole::NoAddress
@@ -345,19 +379,23 @@ fn classify(hop: &Hop, settings: &MailSettings) -> HopRole {
     if !is_public(ip) {
         return HopRole::Internal;
     }
-    // The reverse DNS name is recorded by the receiving server; the HELO name is the
-    // sender's word and counts only when no reverse name was recorded.
+    // The reverse DNS name is recorded by the receiving server. The HELO name is the
+    // sender's word: it counts only when no reverse name was recorded and no own network is
+    // configured, since with own networks an own server's address is in one of them.
     let own_by_name = match hop.from_rdns.as_deref() {
         Some(rdns) => settings.is_own_host(rdns),
-        None => hop
-            .from_host
-            .as_deref()
-            .is_some_and(|name| settings.is_own_host(name)),
+        None => {
+            settings.own_networks.is_empty()
+                && hop
+                    .from_host
+                    .as_deref()
+                    .is_some_and(|name| settings.is_own_host(name))
+        }
     };
     if own_by_name {
         return HopRole::Own;
     }
-    if matches!(hop.protocol.as_deref(), Some("POP3" | "IMAP")) {
+    if is_retrieval(hop) {
         return HopRole::Retrieval;
     }
     HopRole::Origin
@@ -401,7 +439,7 @@ fn judge_origin(hops: &[Hop], origin: usize, ip: IpAddr, settings: &MailSettings
     }
     let hidden = above
         .iter()
-        .filter(|h| matches!(h.role, HopRole::NoAddress) || !h.parsed)
+        .filter(|h| h.role == HopRole::NoAddress)
         .count();
     if hidden > 0 {
         reasons.push(format!(
@@ -517,6 +555,10 @@ mod tests {
             "he1eur01ft016.mail.protection.outlook.com"
         ));
         assert!(similar_names("mail.webnote.net", "webnote.net"));
+        assert!(similar_names(
+            "am6p194ca0071.eurp194.prod.outlook.com",
+            "am6p194ca0071.outlook.office365.com"
+        ));
         assert!(!similar_names("200.161.16.132", "rly-xl04.mx.aol.com"));
         assert!(!similar_names("mail.example.com", "mail.example.net"));
     }
