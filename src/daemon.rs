@@ -78,6 +78,14 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
             tokio::spawn(sources::nrd::run(context.clone())),
         ),
         (
+            sources::inbox::SOURCE,
+            tokio::spawn(sources::inbox::run(context.clone())),
+        ),
+        (
+            crate::intake::SOURCE,
+            tokio::spawn(crate::intake::run(context.clone())),
+        ),
+        (
             sources::feed::SOURCE,
             tokio::spawn(sources::feed::run(context.clone())),
         ),

@@ -8,6 +8,7 @@
 //! source and no sink.
 
 pub mod alert;
+pub mod campaign;
 pub mod case;
 pub mod cli;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod detect;
 pub mod domain;
 pub mod evidence;
 pub mod health;
+pub mod intake;
 pub mod mail;
 pub mod model;
 pub mod net;

@@ -673,6 +673,8 @@ fn config_with_state_dir(state_dir: &Path) -> vigie::config::Config {
         feeds: Default::default(),
         scam_repositories: Default::default(),
         social: Default::default(),
+        inboxes: Default::default(),
+        intake: None,
         mail: Default::default(),
         ct: None,
         fetch: Default::default(),

@@ -16,6 +16,7 @@ pub mod db;
 pub mod export;
 pub mod finding;
 pub mod findings;
+pub mod import;
 pub mod mail;
 pub mod match_cmd;
 pub mod permute;
@@ -78,8 +79,9 @@ pub enum Command {
     Finding(finding::FindingArgs),
     /// Judge domains, host names or URLs (one a line) against the watchlists.
     Match(match_cmd::MatchArgs),
-    /// Back up, check, vacuum or restore the store.
-    Db(db::DbArgs),
+    /// Import mails gathered elsewhere (an mbox file or .eml files) into the store and their
+    /// campaigns.
+    Import(import::ImportArgs),
     /// Analyse mails: real sender IP, URLs, domains, addresses and findings.
     #[command(subcommand)]
     Mail(mail::MailCommand),
@@ -98,6 +100,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Audit the mail authentication (SPF, DMARC, DKIM) of the legitimate domains.
     Audit(audit::AuditArgs),
+    /// Back up, check, vacuum or restore the store.
+    Db(db::DbArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -131,6 +135,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = args.config.as_deref().map(load_config).transpose()?;
             match_cmd::run(args, config.as_ref())
         }
+        Command::Import(args) => {
+            init_logging(&cli, LogFormat::Text);
+            let config = load_config(&args.config.config)?;
+            import::run(args, config)
+        }
+        Command::Mail(command) => {
+            init_logging(&cli, LogFormat::Text);
+            let mail::MailCommand::Inspect(args) = command;
+            let config = args.config.as_deref().map(load_config).transpose()?;
+            mail::run(command, config.as_ref())
+        }
         Command::Db(args) => {
             init_logging(&cli, LogFormat::Text);
             let config = match args.store {
@@ -138,12 +153,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => Some(load_config(&args.config.config)?),
             };
             db::run(args, config.as_ref())
-        }
-        Command::Mail(command) => {
-            init_logging(&cli, LogFormat::Text);
-            let mail::MailCommand::Inspect(args) = command;
-            let config = args.config.as_deref().map(load_config).transpose()?;
-            mail::run(command, config.as_ref())
         }
         Command::Case(args) => {
             init_logging(&cli, LogFormat::Text);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use super::error::{ConfigError, ConfigErrors};
+use super::inbox::{self, WatchlistRef};
 use super::secrets::EnvLookup;
 use super::tree::{Reader, Source, Table};
 use super::watchlist::{Context, watchlist};
@@ -31,6 +32,8 @@ const ROOT_KEYS: &[&str] = &[
     "evidence",
     "rdap",
     "response",
+    "inbox",
+    "intake",
 ];
 
 /// A loaded configuration and the warnings met on the way (such as a secret file that other
@@ -105,6 +108,9 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
             watchlists.push(list);
         }
     }
+    if syntax.is_empty() {
+        check_watchlist_refs(&source, &main.watchlist_refs, &watchlists, &mut errors);
+    }
 
     for (watchlist, error) in reference_checks {
         if !watchlists.iter().any(|w: &Watchlist| w.id == watchlist) {
@@ -128,6 +134,8 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Loaded, ConfigEr
         feeds: main.feeds,
         scam_repositories: main.scam_repositories,
         social: main.social,
+        inboxes: main.inboxes,
+        intake: main.intake,
         mail: main.mail,
         ct: main.ct,
         fetch: main.fetch,
@@ -152,6 +160,10 @@ struct MainFile {
     feeds: BTreeMap<String, super::FeedConfig>,
     scam_repositories: BTreeMap<String, super::ScamRepositoryConfig>,
     social: BTreeMap<String, super::SocialConfig>,
+    inboxes: BTreeMap<String, super::InboxConfig>,
+    intake: Option<super::IntakeConfig>,
+    /// `watchlist` keys of the inboxes and the intake, checked once the watchlists are read.
+    watchlist_refs: Vec<WatchlistRef>,
     mail: super::MailConfig,
     ct: Option<super::CtConfig>,
     fetch: super::FetchConfig,
@@ -189,6 +201,8 @@ fn main_file(
     let evidence_table = reader.table(root, "evidence", "evidence");
     let rdap_table = reader.table(root, "rdap", "rdap");
     let response_table = reader.table(root, "response", "response");
+    let inbox_table = reader.table(root, "inbox", "inbox");
+    let intake_table = reader.table(root, "intake", "intake");
 
     let watchlists_dir_span = daemon_table
         .as_ref()
@@ -211,6 +225,15 @@ fn main_file(
         &daemon.watchlists_dir,
         &smtp_sinks,
     );
+    let mut watchlist_refs = Vec::new();
+    let inboxes = inbox::inboxes(reader, inbox_table.as_ref(), base, env, &mut watchlist_refs);
+    let intake = inbox::intake(
+        reader,
+        intake_table.as_ref(),
+        base,
+        env,
+        &mut watchlist_refs,
+    );
     MainFile {
         daemon,
         response,
@@ -224,6 +247,9 @@ fn main_file(
         feeds: web::feeds(reader, feed_table.as_ref()),
         scam_repositories: web::scam_repositories(reader, scam_table.as_ref()),
         social: web::socials(reader, social_table.as_ref(), base, env),
+        inboxes,
+        intake,
+        watchlist_refs,
         mail: mail::mail(reader, mail_table.as_ref()),
         ct: ct::ct(reader, ct_table.as_ref(), base),
         fetch: evidence::fetch(reader, fetch_table.as_ref(), base),
@@ -232,6 +258,36 @@ fn main_file(
         rdap: evidence::rdap(reader, rdap_table.as_ref(), base),
         sink_names,
         watchlists_dir_span,
+    }
+}
+
+/// Reports every `watchlist` key of an inbox or of the intake that names no watchlist file.
+fn check_watchlist_refs(
+    source: &Source,
+    refs: &[WatchlistRef],
+    watchlists: &[Watchlist],
+    errors: &mut Vec<ConfigError>,
+) {
+    for reference in refs {
+        if watchlists.iter().any(|list| list.id == reference.name) {
+            continue;
+        }
+        let known: Vec<&str> = watchlists.iter().map(|list| list.id.as_str()).collect();
+        errors.push(source.error(
+            &reference.span,
+            format!(
+                "{} names watchlist \"{}\", which does not exist",
+                reference.key_path, reference.name
+            ),
+            format!(
+                "use the file stem of a watchlist ({}), or remove the key",
+                if known.is_empty() {
+                    "none is loaded".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ));
     }
 }
 

@@ -16,6 +16,7 @@ mod error;
 mod evidence;
 mod health;
 mod identity;
+mod inbox;
 mod load;
 mod mail;
 mod names;
@@ -70,6 +71,10 @@ pub struct Config {
     pub scam_repositories: BTreeMap<String, ScamRepositoryConfig>,
     /// `[social.NAME]`: Mastodon instances and Bluesky AppViews searched, by name.
     pub social: BTreeMap<String, SocialConfig>,
+    /// `[inbox.NAME]`: mailboxes read over IMAP or as a Maildir, by name.
+    pub inboxes: BTreeMap<String, InboxConfig>,
+    /// `[intake]`: the HTTP endpoint of the report form; `None` when the section is absent.
+    pub intake: Option<IntakeConfig>,
     /// `[mail]`: the company's own mail servers and the free-mail providers.
     pub mail: MailConfig,
     /// `[ct]`: Certificate Transparency logs to follow; `None` when the table is absent.
@@ -450,6 +455,112 @@ pub enum NrdLocation {
     Url(String),
     /// A local file, relative paths taken from the folder of `vigie.toml`.
     Path(PathBuf),
+}
+
+/// `[inbox.NAME]`: one mailbox of reported or trapped scam mail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxConfig {
+    pub name: String,
+    /// Where the mail is read: an IMAP server or a Maildir folder.
+    pub location: InboxLocation,
+    /// Watchlist that a mail matching no watchlist is filed under, so that it still joins a
+    /// campaign and alerts. Default: none, such a mail is stored without an alert.
+    pub watchlist: Option<String>,
+    /// Severity of a campaign whose mails match no watchlist. Default: low.
+    pub unmatched_severity: Severity,
+    /// Largest mail read, in bytes; a larger one is skipped with a warning. Default: 26214400
+    /// (25 MiB).
+    pub max_message_bytes: u64,
+    /// Time between two checks of the folders when IDLE is off or unavailable, and between two
+    /// scans of a Maildir, in seconds. Default: 60.
+    pub poll_secs: u64,
+}
+
+/// Where an inbox is read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InboxLocation {
+    Imap(ImapConfig),
+    /// A Maildir folder (holding `new/`, `cur/` and `tmp/`), relative paths taken from the
+    /// folder of `vigie.toml`. Mail in `new/` is read, then moved to `cur/`.
+    Maildir(PathBuf),
+}
+
+/// The IMAP keys of `[inbox.NAME]` with `type = "imap"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImapConfig {
+    /// Host name or IP address of the server. Required.
+    pub host: String,
+    /// Default: 993 for `tls`, 143 for `starttls` and `plain`.
+    pub port: u16,
+    /// TLS mode. Default: tls.
+    pub security: ImapSecurity,
+    /// Login name. Required.
+    pub username: String,
+    /// From `password_env` or `password_file`. Required.
+    pub password: Secret,
+    /// Folders read, each with its own connection and UID cursor. Default: `["INBOX"]`.
+    pub folders: Vec<String>,
+    /// Wait for new mail with IDLE (RFC 2177) where the server offers it; otherwise, or when
+    /// false, poll every `poll_secs`. Default: true.
+    pub idle: bool,
+    /// What is done to a mail once its campaign is recorded. Default: keep.
+    pub after: AfterRead,
+    /// Time allowed for one IMAP command or connection, in seconds. Default: 60.
+    pub timeout_secs: u64,
+    /// Longest wait between two reconnection attempts, in seconds; the wait doubles from one
+    /// second up to this. Default: 300.
+    pub reconnect_max_secs: u64,
+    /// Private CA certificates trusted for the server on top of the webpki-roots set.
+    pub ca_file: Option<CaFile>,
+    /// Name the server's certificate must carry, and the SNI sent. Default: `host`.
+    pub tls_server_name: Option<String>,
+}
+
+/// `security` of an IMAP inbox: `"tls"`, `"starttls"` or `"plain"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImapSecurity {
+    /// TLS from the first byte (port 993).
+    Tls,
+    /// Plain connection upgraded with STARTTLS, which must succeed.
+    StartTls,
+    /// No TLS: only for a server on the same host or a test server.
+    Plain,
+}
+
+/// `after`: what the inbox does to a mail once it is recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterRead {
+    /// Leave it as it is (it is read with BODY.PEEK, so it stays unseen).
+    Keep,
+    /// Set the `\Seen` flag.
+    Seen,
+    /// Set the `\Flagged` flag.
+    Flag,
+    /// Move it to this folder (`move_to`), created when missing.
+    Move(String),
+}
+
+/// `[intake]`: the HTTP endpoint that the company's report form posts to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntakeConfig {
+    /// Address and port to listen on. Default: 127.0.0.1:8089.
+    pub listen: SocketAddr,
+    /// Bearer token the form must send, from `token_env` or `token_file`. Required.
+    pub token: Secret,
+    /// Largest request body accepted, in bytes. Default: 10485760 (10 MiB).
+    pub max_body_bytes: u64,
+    /// Reports accepted from one client IP address per minute; more get 429. Default: 10.
+    pub rate_per_minute: u32,
+    /// Watchlist that a report matching no watchlist is filed under. Default: none.
+    pub watchlist: Option<String>,
+    /// Severity of a campaign whose reports match no watchlist. Default: low.
+    pub unmatched_severity: Severity,
+}
+
+impl PartialEq for CaFile {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.certificates == other.certificates
+    }
 }
 
 impl Config {

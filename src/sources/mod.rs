@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::pipeline::Pipeline;
 
 pub mod ct;
+pub mod inbox;
 pub mod lookalike;
 pub mod nrd;
 

@@ -1,6 +1,6 @@
 //! The SQLite store: findings, their history and evidence, source cursors, the alert outbox,
-//! the items sources could not read (quarantine), and the cases, triage and takedowns of the
-//! response.
+//! the items sources could not read (quarantine), the mails kept as evidence with their
+//! campaigns, and the cases, triage and takedowns of the response.
 //!
 //! One file (`vigie.db` under the state folder) in WAL mode, opened through rusqlite with the
 //! bundled SQLite. A sighting and the alerts it raises are written in one transaction, so an
@@ -16,6 +16,7 @@
 //! only an operating-system crash or power loss can drop the last few commits, which SQLite
 //! documents for this mode. FULL would add an fsync per sighting for that case only.
 
+mod campaigns;
 mod cases;
 mod evidence;
 mod findings;
@@ -37,6 +38,10 @@ use time::OffsetDateTime;
 
 use crate::model::{Finding, Indicator, Severity};
 
+pub use campaigns::{
+    AttachmentHash, CampaignInput, CampaignKey, CampaignState, IntakeReport, NewMail, RecordedMail,
+    StoredMail,
+};
 pub use cases::{
     AllowEntry, Case, CaseEvent, NewCase, NewEvent, NewTakedown, RecoveryCheck, ResponseAlert,
     Takedown,

@@ -177,6 +177,66 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source, key)
     );
     CREATE INDEX seen_items_by_age ON seen_items(source, seen_at);",
+    // 8: mail campaigns, the mails kept as evidence (raw, gzip-compressed) and the reports of
+    // the web form.
+    "CREATE TABLE campaigns (
+        id          INTEGER PRIMARY KEY,
+        key         TEXT NOT NULL UNIQUE,
+        watchlist   TEXT NOT NULL,
+        label       TEXT NOT NULL,
+        imitates    TEXT NOT NULL,
+        score       INTEGER NOT NULL,
+        severity    TEXT NOT NULL,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        mail_count  INTEGER NOT NULL,
+        merged_into INTEGER REFERENCES campaigns(id)
+    );
+    CREATE TABLE campaign_keys (
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+        watchlist   TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        value       TEXT NOT NULL,
+        strong      INTEGER NOT NULL,
+        mails       INTEGER NOT NULL,
+        PRIMARY KEY (campaign_id, kind, value)
+    );
+    CREATE INDEX campaign_keys_by_value ON campaign_keys(watchlist, kind, value);
+    CREATE TABLE mails (
+        id          INTEGER PRIMARY KEY,
+        sha256      TEXT NOT NULL UNIQUE,
+        source      TEXT NOT NULL,
+        origin      TEXT NOT NULL,
+        folder      TEXT,
+        uidvalidity INTEGER,
+        uid         INTEGER,
+        received_at INTEGER NOT NULL,
+        message_id  TEXT,
+        subject     TEXT,
+        sender      TEXT,
+        origin_ip   TEXT,
+        size        INTEGER NOT NULL,
+        raw_gzip    BLOB NOT NULL,
+        analysis    TEXT NOT NULL,
+        campaign_id INTEGER REFERENCES campaigns(id)
+    );
+    CREATE INDEX mails_by_campaign ON mails(campaign_id, id);
+    CREATE TABLE mail_attachments (
+        mail_id      INTEGER NOT NULL REFERENCES mails(id) ON DELETE CASCADE,
+        name         TEXT,
+        content_type TEXT,
+        size         INTEGER NOT NULL,
+        sha256       TEXT NOT NULL
+    );
+    CREATE INDEX mail_attachments_by_hash ON mail_attachments(sha256);
+    CREATE TABLE intake_reports (
+        id          TEXT PRIMARY KEY,
+        mail_id     INTEGER NOT NULL REFERENCES mails(id),
+        reporter    TEXT,
+        comment     TEXT,
+        client_ip   TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+    );",
 ];
 
 /// Schema version this build writes.

@@ -5,7 +5,8 @@
 //!
 //! [`MailServers::with_tls`] adds two Postfix listeners that present a given certificate: one
 //! that offers STARTTLS and one that speaks TLS from the first byte (wrapper mode, as on port
-//! 465). The first listener never offers STARTTLS.
+//! 465). The first listener never offers STARTTLS. Dovecot then presents the same
+//! certificate on an IMAPS listener and offers STARTTLS on its plain IMAP port.
 //!
 //! Needs the Debian packages postfix, dovecot-imapd and dovecot-lmtpd, and root (Postfix and
 //! Dovecot switch to their own users).
@@ -166,6 +167,8 @@ pub struct TlsPorts {
     pub starttls: u16,
     /// SMTP inside TLS from the first byte (`smtpd_tls_wrappermode = yes`).
     pub tls: u16,
+    /// IMAP inside TLS from the first byte. The plain IMAP port then offers STARTTLS.
+    pub imaps: u16,
 }
 
 static INSTANCES: AtomicUsize = AtomicUsize::new(0);
@@ -183,6 +186,8 @@ pub struct MailServers {
     tls: Option<ServerTls>,
     dovecot_started: bool,
     postfix_started: bool,
+    /// Dovecot's `instance_name`, unique to this pair; its processes carry it in their title.
+    instance: String,
 }
 
 impl MailServers {
@@ -215,10 +220,12 @@ impl MailServers {
             auth_port,
             starttls,
             tls_port,
+            imaps,
         ] = free_ports();
         let tls_ports = tls.as_ref().map(|_| TlsPorts {
             starttls,
             tls: tls_port,
+            imaps,
         });
         let servers = MailServers {
             dir,
@@ -230,6 +237,11 @@ impl MailServers {
             tls,
             dovecot_started: false,
             postfix_started: false,
+            instance: format!(
+                "vigie-test-{}-{}",
+                std::process::id(),
+                INSTANCES.fetch_add(1, Ordering::Relaxed)
+            ),
         };
         servers.render_configs();
         servers
@@ -266,19 +278,16 @@ impl MailServers {
     }
 
     fn render_configs(&self) {
-        let name = format!(
-            "vigie-test-{}-{}",
-            std::process::id(),
-            INSTANCES.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = &self.instance;
         let ports = self.tls_ports.unwrap_or(TlsPorts {
             starttls: 0,
             tls: 0,
+            imaps: 0,
         });
         let render = |template: &str| {
             template
                 .replace("@RUN@", &self.run_dir().display().to_string())
-                .replace("@NAME@", &name)
+                .replace("@NAME@", name)
                 .replace("@SMTP_PORT@", &self.smtp_port.to_string())
                 .replace("@IMAP_PORT@", &self.imap_port.to_string())
                 .replace("@LMTP_PORT@", &self.lmtp_port.to_string())
@@ -290,7 +299,23 @@ impl MailServers {
         for folder in ["postfix/conf", "postfix/queue", "mail"] {
             std::fs::create_dir_all(run.join(folder)).unwrap();
         }
-        std::fs::write(run.join("dovecot.conf"), render(DOVECOT_CONF)).unwrap();
+        let mut dovecot_conf = render(DOVECOT_CONF);
+        if self.tls.is_some() {
+            // Dovecot reads the certificate and key as root at start, like Postfix.
+            dovecot_conf = dovecot_conf
+                .replace(
+                    "ssl = no\n",
+                    &render("ssl = yes\nssl_cert = <@RUN@/tls/server.pem\nssl_key = <@RUN@/tls/server.key\n"),
+                )
+                .replace(
+                    "inet_listener imaps {\n    port = 0\n",
+                    &format!(
+                        "inet_listener imaps {{\n    address = 127.0.0.1\n    port = {}\n",
+                        ports.imaps
+                    ),
+                );
+        }
+        std::fs::write(run.join("dovecot.conf"), dovecot_conf).unwrap();
         std::fs::write(run.join("postfix/conf/main.cf"), render(POSTFIX_MAIN_CF)).unwrap();
         let mut master_cf = render(POSTFIX_MASTER_CF);
         if let Some(tls) = &self.tls {
@@ -360,7 +385,7 @@ impl MailServers {
 
         let tls_ports = self
             .tls_ports
-            .map(|ports| [ports.starttls, ports.tls])
+            .map(|ports| [ports.starttls, ports.tls, ports.imaps])
             .unwrap_or_default();
         let ports = [
             self.lmtp_port,
@@ -444,6 +469,168 @@ impl MailServers {
         let _ = session.logout().await;
         found.len()
     }
+}
+
+impl MailServers {
+    /// Opens an IMAP session on the mailbox.
+    pub async fn imap_session(&self) -> async_imap::Session<tokio::net::TcpStream> {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port))
+            .await
+            .expect("connect to IMAP");
+        let mut client = async_imap::Client::new(stream);
+        client.read_response().await.expect("IMAP greeting");
+        client
+            .login(MAILBOX, PASSWORD)
+            .await
+            .map_err(|(error, _)| error)
+            .expect("IMAP login")
+    }
+
+    /// Appends a raw mail to `folder` (created when missing) over IMAP. A leading mbox
+    /// `From ` line is dropped and line ends become CRLF, as IMAP requires.
+    pub async fn append(&self, folder: &str, raw: &[u8]) {
+        let mut session = self.imap_session().await;
+        let _ = session.create(folder).await;
+        session
+            .append(folder, None, None, to_crlf(strip_mbox_line(raw)))
+            .await
+            .expect("IMAP APPEND");
+        let _ = session.logout().await;
+    }
+
+    /// Appends several raw mails to `folder` in one IMAP session, as [`MailServers::append`].
+    pub async fn append_all(&self, folder: &str, mails: &[Vec<u8>]) {
+        let mut session = self.imap_session().await;
+        let _ = session.create(folder).await;
+        for raw in mails {
+            session
+                .append(folder, None, None, to_crlf(strip_mbox_line(raw)))
+                .await
+                .expect("IMAP APPEND");
+        }
+        let _ = session.logout().await;
+    }
+
+    /// Returns the flags of every mail of `folder`, by UID.
+    pub async fn flags(&self, folder: &str) -> Vec<(u32, Vec<String>)> {
+        let mut session = self.imap_session().await;
+        session.select(folder).await.expect("select the folder");
+        let fetches: Vec<_> = session
+            .uid_fetch("1:*", "(UID FLAGS)")
+            .await
+            .expect("UID FETCH")
+            .try_collect()
+            .await
+            .expect("UID FETCH responses");
+        let _ = session.logout().await;
+        let mut flags: Vec<(u32, Vec<String>)> = fetches
+            .iter()
+            .map(|fetch| {
+                let names = fetch.flags().map(|flag| format!("{flag:?}")).collect();
+                (fetch.uid.unwrap_or(0), names)
+            })
+            .collect();
+        flags.sort();
+        flags
+    }
+
+    /// Returns the number of mails in `folder`.
+    pub async fn count(&self, folder: &str) -> u32 {
+        let mut session = self.imap_session().await;
+        let mailbox = session.select(folder).await.expect("select the folder");
+        let _ = session.logout().await;
+        mailbox.exists
+    }
+
+    /// Stops Dovecot and waits until its master process is gone; Postfix keeps running.
+    pub fn stop_dovecot(&mut self) {
+        let run = self.run_dir().to_owned();
+        let Some(pid) = read_pid(&run.join("dovecot/master.pid")) else {
+            panic!("dovecot is not running: no master.pid");
+        };
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while is_running(pid) {
+            assert!(Instant::now() < deadline, "dovecot {pid} did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Dovecot 2.3's master leaves its children (imap, auth, log...) running when it exits:
+        // an IMAP client would keep its connection and never see the restart. They are ended
+        // by pid, found by the instance name in their process title.
+        let children = self.instance_processes();
+        for child in &children {
+            let _ = Command::new("kill").arg(child.to_string()).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while children.iter().any(|child| is_running(*child)) {
+            assert!(
+                Instant::now() < deadline,
+                "dovecot processes {children:?} did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.dovecot_started = false;
+    }
+
+    /// Returns the pids of the processes whose title starts with `dovecot-INSTANCE/`.
+    fn instance_processes(&self) -> Vec<u32> {
+        let prefix = format!("dovecot-{}/", self.instance);
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|cmdline| cmdline.starts_with(prefix.as_bytes()))
+            })
+            .collect()
+    }
+
+    /// Starts Dovecot again after [`MailServers::stop_dovecot`] and waits for its IMAP port.
+    pub fn start_dovecot(&mut self) {
+        let run = self.run_dir().to_owned();
+        let started = spawn_daemon(
+            Command::new(binary("dovecot"))
+                .arg("-c")
+                .arg(run.join("dovecot.conf")),
+            &run.join("dovecot-restart.log"),
+        );
+        assert!(
+            started,
+            "dovecot failed to start again: {}",
+            read(&run.join("dovecot-restart.log"))
+        );
+        self.dovecot_started = true;
+        wait_for_port(self.imap_port, Duration::from_secs(15));
+    }
+}
+
+/// Drops the `From ` separator line that mbox files put before each mail.
+pub fn strip_mbox_line(raw: &[u8]) -> &[u8] {
+    if raw.starts_with(b"From ") {
+        match raw.iter().position(|byte| *byte == b'\n') {
+            Some(end) => &raw[end + 1..],
+            None => &[],
+        }
+    } else {
+        raw
+    }
+}
+
+/// Turns bare LF line ends into CRLF.
+pub fn to_crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 20);
+    let mut previous = 0u8;
+    for byte in raw {
+        if *byte == b'\n' && previous != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(*byte);
+        previous = *byte;
+    }
+    out
 }
 
 impl Drop for MailServers {

@@ -5,6 +5,7 @@ pub mod daemon;
 pub mod dns;
 pub mod feed_web;
 pub mod imap;
+pub mod inbox;
 pub mod mail;
 pub mod response;
 pub mod unbound;
