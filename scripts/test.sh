@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 missing=""
-for bin in postfix dovecot systemd-analyze; do
+for bin in postfix dovecot unbound systemd-analyze; do
     command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing="$missing $bin"
 done
 if [ -n "$missing" ]; then

@@ -551,8 +551,12 @@ mod tests {
             "password_file",
             "login_identifier",
         ];
+        // The web sources' examples end where the inbox examples begin.
+        let end = example[start..]
+            .find("# [inbox.")
+            .map_or(example.len(), |offset| start + offset);
         let mut text = example[..start].to_string();
-        for line in example[start..].lines() {
+        for line in example[start..end].lines() {
             let body = line.strip_prefix("# ").unwrap_or("");
             let key = body.split(" = ").next().unwrap_or("");
             let is_setting = body.starts_with('[')
