@@ -300,6 +300,8 @@ async fn restarted_source_resumes_at_cursor() {
     servers.append("INBOX", &fixture(2)).await;
     let source = start_in(dir, &servers, keys);
     source.wait_for_mails(3, Duration::from_secs(20)).await;
+    // The cursor moves once the mail's finding is submitted, after the mail is stored.
+    source.wait_for_cursor("INBOX", 3).await;
 
     assert_eq!(
         source.sightings(),
