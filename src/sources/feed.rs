@@ -21,6 +21,7 @@ use tracing::{debug, info, warn};
 use super::http::{Fetched, HttpClient, HttpError, Validators};
 use super::{Item, MatcherCache, Outcome, SourceContext};
 use crate::config::{Config, FeedConfig};
+use crate::evidence::page::{MAX_DEPTH, bound_depth};
 use crate::pipeline::{PipelineError, Submitted};
 
 /// Kind of the source, the prefix of each feed's source name.
@@ -290,9 +291,9 @@ fn text_of(text: &feed_rs::model::Text, links: &mut Vec<String>) -> String {
 }
 
 /// Returns the visible text of an HTML fragment and adds its link targets to `links`. No
-/// script runs: scraper only parses.
+/// script runs: scraper only parses. Markup nested deeper than [`MAX_DEPTH`] is left out.
 pub fn html_text(html: &str, links: &mut Vec<String>) -> String {
-    let fragment = scraper::Html::parse_fragment(html);
+    let fragment = scraper::Html::parse_fragment(bound_depth(html, MAX_DEPTH));
     for anchor in fragment.select(&LINKS) {
         if let Some(href) = anchor.value().attr("href")
             && !links.iter().any(|l| l == href)

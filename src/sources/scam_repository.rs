@@ -27,6 +27,7 @@ use tracing::{debug, info, warn};
 use super::http::{Fetched, HttpClient, HttpError, Page};
 use super::{Item, MatcherCache, Outcome, SourceContext};
 use crate::config::{Config, ScamRepositoryConfig};
+use crate::evidence::page::{MAX_DEPTH, bound_depth};
 use crate::pipeline::{PipelineError, Submitted};
 
 /// Kind of the source, the prefix of each site's source name.
@@ -316,7 +317,8 @@ async fn list_links(
 
 /// Returns the item links of a list page and its next-page link, made absolute.
 fn parse_list(page: &Page, selectors: &Selectors) -> (Vec<String>, Option<String>) {
-    let html = Html::parse_document(&String::from_utf8_lossy(&page.body));
+    let body = String::from_utf8_lossy(&page.body);
+    let html = Html::parse_document(bound_depth(&body, MAX_DEPTH));
     let base = url::Url::parse(&page.url).ok();
     let absolute = |href: &str| -> Option<String> {
         let joined = match &base {
@@ -355,7 +357,8 @@ fn read_item(
     selectors: &Selectors,
     page: &Page,
 ) -> Option<Item> {
-    let html = Html::parse_document(&String::from_utf8_lossy(&page.body));
+    let body = String::from_utf8_lossy(&page.body);
+    let html = Html::parse_document(bound_depth(&body, MAX_DEPTH));
     let mut fields = serde_json::Map::new();
     let mut text = String::new();
     let mut links = Vec::new();

@@ -49,17 +49,10 @@ impl Store {
         render: &dyn Fn(&AlertInput<'_>) -> serde_json::Value,
     ) -> Result<Recorded, StoreError> {
         let sinks: BTreeSet<&str> = sinks.iter().map(String::as_str).collect();
-        let mut conn = self.lock();
-        // IMMEDIATE takes the write lock up front, so another connection on the same file
-        // makes this one wait (busy timeout) instead of failing when a read turns into a write.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-
-        let recorded = match load_previous(&tx, &finding.fingerprint)? {
-            None => record_new(&tx, finding, &sinks, render)?,
-            Some(previous) => record_again(&tx, finding, previous, &sinks, render)?,
-        };
-        tx.commit()?;
-        Ok(recorded)
+        self.write_transaction(|tx| match load_previous(tx, &finding.fingerprint)? {
+            None => record_new(tx, finding, &sinks, render),
+            Some(previous) => record_again(tx, finding, previous, &sinks, render),
+        })
     }
 
     /// Returns every finding, most recently seen first.

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use time::OffsetDateTime;
 
 use crate::model::{Finding, Indicator, Severity};
@@ -85,6 +85,30 @@ pub enum StoreError {
     Migration {
         path: String,
         version: u32,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "cannot write the store {path}: its file system is full ({source}); free space on it. \
+         The write was rolled back, so the file holds no half-written change"
+    )]
+    DiskFull {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "cannot write the store {path}: it is read-only ({source}); make the file, its folder \
+         and its file system writable for the user vigie runs as"
+    )]
+    ReadOnly {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "reading or writing the store {path} failed ({source}); check the disk and the file \
+         system, then run `vigie db check`"
+    )]
+    Io {
+        path: PathBuf,
         source: rusqlite::Error,
     },
     #[error("stored {column} of {row} is invalid: {reason}; the store may be damaged")]
@@ -306,6 +330,18 @@ impl Store {
         };
         let mut conn = Connection::open(path).map_err(open_error)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        // SQLite opens a file it cannot write read-only without an error, and every later
+        // write would fail, so a read-only store is rejected here.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(open_error)? {
+            return Err(StoreError::ReadOnly {
+                path: path.to_owned(),
+                source: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                    Some("opened read-only".to_string()),
+                ),
+            });
+        }
+
         let mode = enable_wal(&conn).map_err(open_error)?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %path.display(), mode, "The store is not in WAL mode.");
@@ -330,6 +366,42 @@ impl Store {
         Ok(self
             .lock()
             .query_row("PRAGMA user_version", [], |row| row.get(0))?)
+    }
+
+    /// Runs `work` in an IMMEDIATE transaction and commits it. IMMEDIATE takes the write lock
+    /// up front, so another connection on the same file makes this one wait (busy timeout)
+    /// instead of failing when a read turns into a write.
+    fn write_transaction<T>(
+        &self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.lock();
+        let result = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)
+            .and_then(|tx| {
+                let value = work(&tx)?;
+                tx.commit()?;
+                Ok(value)
+            });
+        result.map_err(|error| self.file_error(error))
+    }
+
+    /// Turns an SQLite error caused by the file (full disk, read-only file, I/O failure)
+    /// into an error that names the store's path and the fix; other errors pass unchanged.
+    fn file_error(&self, error: StoreError) -> StoreError {
+        let StoreError::Sqlite(source) = error else {
+            return error;
+        };
+        let path = self.path.clone();
+        match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::DiskFull { path, source },
+            Some(rusqlite::ErrorCode::ReadOnly) => StoreError::ReadOnly { path, source },
+            Some(rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::CannotOpen) => {
+                StoreError::Io { path, source }
+            }
+            _ => StoreError::Sqlite(source),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {

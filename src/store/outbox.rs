@@ -58,10 +58,12 @@ impl Store {
     }
 
     pub fn mark_delivered(&self, id: i64, now: OffsetDateTime) -> Result<(), StoreError> {
-        self.lock().execute(
-            "UPDATE outbox SET delivered_at = ?2, last_error = NULL WHERE id = ?1",
-            params![id, to_millis(now)],
-        )?;
+        self.lock()
+            .execute(
+                "UPDATE outbox SET delivered_at = ?2, last_error = NULL WHERE id = ?1",
+                params![id, to_millis(now)],
+            )
+            .map_err(|error| self.file_error(error.into()))?;
         Ok(())
     }
 
@@ -72,11 +74,13 @@ impl Store {
         error: &str,
         retry_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3
+        self.lock()
+            .execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3
              WHERE id = ?1 AND delivered_at IS NULL",
-            params![id, error, to_millis(retry_at)],
-        )?;
+                params![id, error, to_millis(retry_at)],
+            )
+            .map_err(|error| self.file_error(error.into()))?;
         Ok(())
     }
 
@@ -149,11 +153,13 @@ impl Store {
     }
 
     pub fn set_cursor(&self, source: &str, key: &str, value: &str) -> Result<(), StoreError> {
-        self.lock().execute(
-            "INSERT INTO cursors (source, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+        self.lock()
+            .execute(
+                "INSERT INTO cursors (source, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (source, key) DO UPDATE SET value = ?3, updated_at = ?4",
-            params![source, key, value, to_millis(OffsetDateTime::now_utc())],
-        )?;
+                params![source, key, value, to_millis(OffsetDateTime::now_utc())],
+            )
+            .map_err(|error| self.file_error(error.into()))?;
         Ok(())
     }
 

@@ -44,9 +44,7 @@ impl Store {
         cursor: (&str, &str),
     ) -> Result<(), StoreError> {
         let now = to_millis(OffsetDateTime::now_utc());
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
+        self.write_transaction(|tx| {
             let mut insert = tx.prepare(
                 "INSERT INTO quarantine (source, origin, item, reason, raw, seen_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -57,14 +55,13 @@ impl Store {
                 let raw = &item.raw[..item.raw.len().min(QUARANTINE_MAX_BYTES)];
                 insert.execute(params![source, origin, item.item, item.reason, raw, now])?;
             }
-        }
-        tx.execute(
-            "INSERT INTO cursors (source, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (source, key) DO UPDATE SET value = ?3, updated_at = ?4",
-            params![source, cursor.0, cursor.1, now],
-        )?;
-        tx.commit()?;
-        Ok(())
+            tx.execute(
+                "INSERT INTO cursors (source, key, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (source, key) DO UPDATE SET value = ?3, updated_at = ?4",
+                params![source, cursor.0, cursor.1, now],
+            )?;
+            Ok(())
+        })
     }
 
     /// Returns the items a source put aside for `origin` (every origin when `None`), oldest

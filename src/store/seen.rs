@@ -28,27 +28,25 @@ impl Store {
         keys: &[String],
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
+        self.write_transaction(|tx| {
             let mut statement = tx.prepare_cached(
                 "INSERT OR IGNORE INTO seen_items (source, key, seen_at) VALUES (?1, ?2, ?3)",
             )?;
             for key in keys {
                 statement.execute(params![source, key, to_millis(now)])?;
             }
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Forgets the keys of `source` marked seen before `before`; returns how many.
     pub fn prune_seen(&self, source: &str, before: OffsetDateTime) -> Result<usize, StoreError> {
-        let removed = self.lock().execute(
-            "DELETE FROM seen_items WHERE source = ?1 AND seen_at < ?2",
-            params![source, to_millis(before)],
-        )?;
-        Ok(removed)
+        self.write_transaction(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM seen_items WHERE source = ?1 AND seen_at < ?2",
+                params![source, to_millis(before)],
+            )?)
+        })
     }
 
     /// Returns every cursor of `source` as (key, value, time of the last update), by key.
