@@ -15,6 +15,9 @@ use support::mail::MailServers;
 
 const PASSWORD_VARIABLE: &str = "VIGIE_TEST_IMAP_PASSWORD";
 
+/// The Nazario phishing corpus of 2005-11-14 inside the shared data folder: 438 mails.
+const NAZARIO_MBOX: &str = "emails/nazario/20051114.mbox";
+
 /// Fixture mails, SpamAssassin spam.
 const MAILS: &[&str] = &[
     "spamassassin/spam-1__00018.5b2765c42b7648d41c93b9b27140b23a.eml",
@@ -346,15 +349,15 @@ async fn wrong_password_keeps_retrying() {
 }
 
 /// The Nazario phishing corpus (CC BY 4.0, not committed) read over IMAP when the shared data
-/// is beside the checkout; skipped otherwise. Prints the read rate.
+/// folder is found by [`support::inbox::shared_data`]; skipped otherwise. Prints the read rate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nazario_corpus_over_imap() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/emails/nazario/20051114.mbox");
-    let Ok(file) = std::fs::File::open(&path) else {
-        eprintln!("skipped: {} not found", path.display());
+    let Some(path) = support::inbox::shared_data(NAZARIO_MBOX) else {
+        eprintln!("skipped: {NAZARIO_MBOX} not found under ../shared/data or ../../shared/data");
         return;
     };
+    let file = std::fs::File::open(&path)
+        .unwrap_or_else(|error| panic!("open {}: {error}", path.display()));
     let mut reader =
         vigie::sources::inbox::mbox::MboxReader::new(std::io::BufReader::new(file), 25 << 20);
     let mut mails = Vec::new();
