@@ -703,8 +703,8 @@ async fn known_lookalike_alerts_on_its_first_certificate() {
     assert_eq!(store.outbox_stats().unwrap().pending, 2);
 }
 
-/// Four logs followed at once: two answer at once, one takes 4 s for every `get-entries`
-/// and one answers its first `get-entries` with 429 and `Retry-After: 6`. The two quick logs
+/// Four logs followed at once: two respond at once, one takes 8 s for every `get-entries`
+/// and one responds to its first `get-entries` with 429 and `Retry-After: 10`. The two quick logs
 /// are read to their head, and read a new entry after that, while the other two have not
 /// served a batch yet. In the end each log has its own finding, saved position and health row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -727,8 +727,8 @@ async fn several_logs_followed_in_parallel() {
     }
     let (quick, held) = logs.split_at(2);
     let (slow, throttled) = (&held[0], &held[1]);
-    slow.set_entries_delay(Duration::from_secs(4));
-    throttled.throttle(1, 6);
+    slow.set_entries_delay(Duration::from_secs(8));
+    throttled.throttle(1, 10);
 
     let urls: Vec<&str> = logs.iter().map(|log| log.url.as_str()).collect();
     let dir = tempfile::tempdir().unwrap();
