@@ -702,3 +702,115 @@ async fn known_lookalike_alerts_on_its_first_certificate() {
     assert_eq!(changes[0].added(), BTreeSet::from(["Test CA".to_string()]));
     assert_eq!(store.outbox_stats().unwrap().pending, 2);
 }
+
+/// Four logs followed at once: two respond at once, one takes 8 s for every `get-entries`
+/// and one responds to its first `get-entries` with 429 and `Retry-After: 10`. The two quick logs
+/// are read to their head, and read a new entry after that, while the other two have not
+/// served a batch yet. In the end each log has its own finding, saved position and health row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_logs_followed_in_parallel() {
+    let ca = TestCa::new("Test CA", "Test CA R1");
+    let lookalikes = [
+        "paypal-first.com",
+        "paypal-second.com",
+        "paypal-slow.com",
+        "paypal-throttled.com",
+    ];
+    let mut logs = Vec::new();
+    for (index, lookalike) in lookalikes.iter().enumerate() {
+        let log = CtLog::start().await;
+        let base = 1000 * index as u64;
+        push_filler(&log, &ca, base + 1, 10);
+        push_certificate(&log, &ca, base + 100, &[lookalike]);
+        push_filler(&log, &ca, base + 11, 5);
+        logs.push(log);
+    }
+    let (quick, held) = logs.split_at(2);
+    let (slow, throttled) = (&held[0], &held[1]);
+    slow.set_entries_delay(Duration::from_secs(8));
+    throttled.throttle(1, 10);
+
+    let urls: Vec<&str> = logs.iter().map(|log| log.url.as_str()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &ct_section(
+            &urls,
+            "backfill = true\nbatch_size = 8\nparallel_requests = 1",
+        ),
+        &[],
+    );
+    let store = open_store(&config);
+    let started = std::time::Instant::now();
+    let running = Running::start(&config, &store);
+
+    for log in quick {
+        wait_for_position(&store, &log.url, 16).await;
+    }
+    let quick_done = started.elapsed();
+    push_certificate(&quick[0], &ca, 500, &["paypal-later.com"]);
+    wait_for_position(&store, &quick[0].url, 17).await;
+    let quick_again = started.elapsed();
+    eprintln!(
+        "quick logs at their head after {:.2} s, new entry read after {:.2} s",
+        quick_done.as_secs_f64(),
+        quick_again.as_secs_f64()
+    );
+    for log in [slow, throttled] {
+        let served: u64 = log.requests().iter().map(|r| r.served).sum();
+        assert_eq!(
+            served, 0,
+            "{} served entries before the quick logs were done ({quick_again:?})",
+            log.url
+        );
+        assert!(
+            position(&store, &log.url).unwrap_or(0) < 16,
+            "{} was read before the quick logs were done",
+            log.url
+        );
+    }
+
+    wait_for_position(&store, &slow.url, 16).await;
+    wait_for_position(&store, &throttled.url, 16).await;
+    let all_done = started.elapsed();
+    eprintln!(
+        "slow and rate-limited logs at their head after {:.2} s",
+        all_done.as_secs_f64()
+    );
+    let health = running.health.snapshot();
+    running.stop().await;
+
+    assert!(
+        throttled.requests().iter().any(|r| r.status == 429),
+        "the rate-limited log answered 429"
+    );
+    let findings = store.findings().unwrap();
+    let mut expected: Vec<(&str, &str)> = lookalikes
+        .iter()
+        .zip(&urls)
+        .map(|(subject, url)| (*subject, *url))
+        .collect();
+    expected.push(("paypal-later.com", urls[0]));
+    expected.sort_unstable();
+    let mut found: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|finding| {
+            (
+                finding.subject.as_str(),
+                finding.evidence["log_url"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, expected, "each lookalike found once, in its own log");
+
+    let sizes = [17, 16, 16, 16];
+    for (index, (log, size)) in logs.iter().zip(sizes).enumerate() {
+        assert_eq!(position(&store, &log.url), Some(size), "{}", log.url);
+        let name = format!("ct:test{index}");
+        let figures = &health[&name];
+        assert_eq!(figures.items, size, "{name}: {figures:?}");
+        let expected_errors = u64::from(index == 3);
+        assert_eq!(figures.errors, expected_errors, "{name}: {figures:?}");
+    }
+}

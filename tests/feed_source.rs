@@ -1,7 +1,7 @@
 //! The `feed` source against feeds served on 127.0.0.1: real captures (RSS 1.0, RSS 2.0,
-//! Atom) and feeds written for the test brand (RSS 0.91, RSS 2.0, JSON Feed), conditional GET,
-//! renumbered items, a feed that turns malformed, 429 with Retry-After, a redirect loop, gzip,
-//! the size limit and the private-address guard.
+//! Atom) and feeds written for the test brand (RSS 0.91, RSS 2.0, JSON Feed), conditional GET
+//! with ETag and with Last-Modified, renumbered items, a feed that turns malformed, 429 with
+//! Retry-After, a redirect loop, gzip, the size limit and the private-address guard.
 
 mod support;
 
@@ -135,6 +135,78 @@ async fn feed_items_alert_once_with_their_link() {
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[1].header("if-none-match"), Some("\"v1\""));
     assert_eq!(alert_count(&store), alerts);
+}
+
+/// Serves `body` with the Last-Modified date in `current`, and 304 without a body when the
+/// request's If-Modified-Since is that date. The server sends no ETag.
+fn last_modified_reply(
+    body: &str,
+    current: Arc<std::sync::Mutex<&'static str>>,
+) -> impl Fn(&support::feed_web::Seen) -> Reply {
+    let body = body.to_string();
+    move |seen| {
+        let date = *current.lock().unwrap();
+        if seen.header("if-modified-since") == Some(date) {
+            Reply::status(304).with("last-modified", date)
+        } else {
+            Reply::ok(RSS, body.clone()).with("last-modified", date)
+        }
+    }
+}
+
+#[tokio::test]
+async fn last_modified_answers_not_modified() {
+    const FIRST: &str = "Mon, 07 Dec 2026 09:30:00 GMT";
+    const SECOND: &str = "Tue, 08 Dec 2026 14:05:00 GMT";
+    let server = WebServer::start().await;
+    let current = Arc::new(std::sync::Mutex::new(FIRST));
+    server.set_fn(
+        "/reports.rss",
+        last_modified_reply(REPORTS, current.clone()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = feed_config(dir.path(), &server.url("/reports.rss"), "");
+    let (ctx, store) = context(&config);
+
+    let first = read_once(&ctx, &config).await.expect("first read");
+    assert!(!first.not_modified);
+    assert_eq!(first.items, 4);
+    let alerts = alert_count(&store);
+    assert!(alerts >= 3, "{alerts}");
+    let saved = store
+        .cursor("feed:reports", "validators")
+        .unwrap()
+        .expect("validators saved after the first read");
+    assert!(saved.contains(FIRST), "{saved}");
+
+    let second = read_once(&ctx, &config).await.expect("second read");
+    assert!(second.not_modified, "{second:?}");
+    assert_eq!(second.items, 0, "a 304 has no items to read");
+    assert_eq!(alert_count(&store), alerts);
+
+    // The feed changes: the old date no longer matches, so the server sends the body again.
+    *current.lock().unwrap() = SECOND;
+    let third = read_once(&ctx, &config).await.expect("third read");
+    assert!(!third.not_modified, "{third:?}");
+    assert_eq!(third.known, 4, "{third:?}");
+    assert_eq!(alert_count(&store), alerts);
+    let fourth = read_once(&ctx, &config).await.expect("fourth read");
+    assert!(fourth.not_modified, "{fourth:?}");
+
+    let requests = server.seen_on("/reports.rss");
+    assert_eq!(requests.len(), 4);
+    let sent: Vec<Option<&str>> = requests
+        .iter()
+        .map(|request| request.header("if-modified-since"))
+        .collect();
+    assert_eq!(sent, [None, Some(FIRST), Some(FIRST), Some(SECOND)]);
+    for request in &requests {
+        assert_eq!(
+            request.header("if-none-match"),
+            None,
+            "If-None-Match sent to a server that gave no ETag"
+        );
+    }
 }
 
 #[tokio::test]

@@ -15,6 +15,181 @@ use support::mail::MailServers;
 
 const PASSWORD_VARIABLE: &str = "VIGIE_TEST_IMAP_PASSWORD";
 
+/// The folder is deleted and created again while the source reads it, so Dovecot gives it
+/// a new UIDVALIDITY and numbers its mails from 1 again. The source reads the folder again
+/// from its start under the new UIDVALIDITY. The two mails it already stored are recognised
+/// by their SHA-256: no second mail row and no second alert. A mail appended after that is
+/// read at the next UID of the new numbering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_uidvalidity_rereads_folder() {
+    let servers = MailServers::started();
+    servers.append("Phishing", &fixture(0)).await;
+    servers.append("Phishing", &fixture(1)).await;
+    let source = start(
+        &servers,
+        "idle = false\npoll_secs = 1\nfolders = [\"Phishing\"]",
+    );
+    source.wait_for_mails(2, Duration::from_secs(20)).await;
+    let (old_validity, old_last) =
+        parse_cursor(&source.wait_for_inbox_cursor("abuse", "Phishing", 2).await);
+    assert_eq!(old_last, 2);
+    let alerts = source.alerts();
+    assert!(alerts >= 1, "the first two mails raised no alert");
+    let sightings = source.sightings();
+    assert_eq!(sightings, 2, "one sighting per mail read");
+
+    let mut session = servers.imap_session().await;
+    session.delete("Phishing").await.expect("IMAP DELETE");
+    let _ = session.logout().await;
+    // The same two mails again, in a folder of the same name numbered anew.
+    servers
+        .append_all("Phishing", &[fixture(0), fixture(1)])
+        .await;
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let new_validity = loop {
+        let cursor = source.inbox_cursor("abuse", "Phishing");
+        if let Some((validity, last)) = cursor.as_deref().map(parse_cursor)
+            && validity != old_validity
+            && last == 2
+        {
+            break validity;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cursor is {cursor:?}, not at UID 2 of a UIDVALIDITY other than {old_validity}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    let stored = source.store.mails().unwrap();
+    assert_eq!(stored.len(), 2, "a mail read again was stored again");
+    for mail in &stored {
+        assert_eq!(
+            mail.uidvalidity,
+            Some(old_validity),
+            "mail {} keeps the UIDVALIDITY it was first read under",
+            mail.id
+        );
+    }
+    assert_eq!(source.alerts(), alerts, "a mail read again alerted again");
+    // Each duplicate submits its campaign finding again, which counts one more sighting.
+    assert_eq!(source.sightings(), sightings + 2);
+
+    servers.append("Phishing", &fixture(2)).await;
+    source.wait_for_mails(3, Duration::from_secs(20)).await;
+    let cursor = source.wait_for_inbox_cursor("abuse", "Phishing", 3).await;
+    assert_eq!(parse_cursor(&cursor), (new_validity, 3));
+    let newest = source.store.mails().unwrap().remove(2);
+    assert_eq!(newest.uidvalidity, Some(new_validity));
+    assert_eq!(newest.uid, Some(3));
+    source.stop().await;
+}
+
+/// Two inboxes on two Dovecot servers, each with its own folder list, read at once. A mail
+/// reported to both mailboxes is stored once, under the inbox that read it first, and each
+/// inbox keeps its own cursor per folder even where the folder names are the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_inboxes_each_with_folders() {
+    let abuse = MailServers::started();
+    let trap = MailServers::started();
+    abuse.append("INBOX", &fixture(0)).await;
+    abuse.append("Phishing", &fixture(1)).await;
+    abuse.append("Phishing", &fixture(4)).await;
+    trap.append("INBOX", &fixture(2)).await;
+    trap.append("Spam", &fixture(3)).await;
+    // The same mail, reported to both mailboxes.
+    trap.append("Spam", &fixture(4)).await;
+
+    let keys = "idle = true\npoll_secs = 3600";
+    let inboxes = format!(
+        "{}\n{}",
+        inbox_table(
+            "abuse",
+            &abuse,
+            &format!("{keys}\nfolders = [\"INBOX\", \"Phishing\"]")
+        ),
+        inbox_table(
+            "trap",
+            &trap,
+            &format!("{keys}\nfolders = [\"INBOX\", \"Spam\"]")
+        ),
+    );
+    let source = launch(tempfile::tempdir().unwrap(), &inboxes);
+    source.wait_for_mails(5, Duration::from_secs(30)).await;
+    source.wait_for_inbox_cursor("abuse", "INBOX", 1).await;
+    source.wait_for_inbox_cursor("abuse", "Phishing", 2).await;
+    source.wait_for_inbox_cursor("trap", "INBOX", 1).await;
+    source.wait_for_inbox_cursor("trap", "Spam", 2).await;
+    assert_eq!(
+        source.inbox_cursor("abuse", "Spam"),
+        None,
+        "abuse read a folder of trap's list"
+    );
+    assert_eq!(
+        source.inbox_cursor("trap", "Phishing"),
+        None,
+        "trap read a folder of abuse's list"
+    );
+
+    // Five distinct mails in six messages: one row each.
+    let stored = source.store.mails().unwrap();
+    assert_eq!(stored.len(), 5);
+    let mut hashes: Vec<&str> = stored.iter().map(|mail| mail.sha256.as_str()).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    assert_eq!(hashes.len(), 5, "a mail stored twice");
+    let mut origins: Vec<(&str, u32)> = stored
+        .iter()
+        .map(|mail| (mail.origin.as_str(), mail.uid.unwrap()))
+        .collect();
+    origins.sort_unstable();
+    let shared_sha256 = appended_sha256(4);
+    let shared = stored
+        .iter()
+        .find(|mail| mail.sha256 == shared_sha256)
+        .expect("the mail reported to both mailboxes is stored");
+    assert!(
+        shared.origin == "abuse/Phishing" || shared.origin == "trap/Spam",
+        "the shared mail comes from {}",
+        shared.origin
+    );
+    let mut expected = vec![
+        ("abuse/INBOX", 1),
+        ("abuse/Phishing", 1),
+        ("trap/INBOX", 1),
+        ("trap/Spam", 1),
+    ];
+    expected.push((shared.origin.as_str(), 2));
+    expected.sort_unstable();
+    assert_eq!(origins, expected);
+
+    let figures = source.health.snapshot();
+    for name in [
+        "inbox:abuse/INBOX",
+        "inbox:abuse/Phishing",
+        "inbox:trap/INBOX",
+        "inbox:trap/Spam",
+    ] {
+        let folder = figures
+            .get(name)
+            .unwrap_or_else(|| panic!("no health entry {name}: {figures:?}"));
+        assert_eq!(folder.errors, 0, "{name}: {folder:?}");
+    }
+    source.stop().await;
+}
+
+/// Returns the SHA-256 (hex) of fixture `index` as appended over IMAP, which is how the
+/// store keys the mail.
+fn appended_sha256(index: usize) -> String {
+    use sha2::Digest;
+    let raw = support::mail::to_crlf(support::mail::strip_mbox_line(&fixture(index)));
+    hex::encode(sha2::Sha256::digest(&raw))
+}
+
+/// The Nazario phishing corpus of 2005-11-14 inside the shared data folder: 438 mails.
+const NAZARIO_MBOX: &str = "emails/nazario/20051114.mbox";
+
 /// Fixture mails, SpamAssassin spam.
 const MAILS: &[&str] = &[
     "spamassassin/spam-1__00018.5b2765c42b7648d41c93b9b27140b23a.eml",
@@ -39,12 +214,14 @@ fn start(servers: &MailServers, inbox_keys: &str) -> Source {
 }
 
 fn start_in(dir: tempfile::TempDir, servers: &MailServers, inbox_keys: &str) -> Source {
-    let extra = format!(
-        r#"[sinks.hook]
-type = "webhook"
-url = "http://127.0.0.1:9/alerts"
+    launch(dir, &inbox_table("abuse", servers, inbox_keys))
+}
 
-[inbox.abuse]
+/// Returns an `[inbox.NAME]` table that reads the test mailbox of `servers` over plain IMAP,
+/// followed by `inbox_keys`.
+fn inbox_table(name: &str, servers: &MailServers, inbox_keys: &str) -> String {
+    format!(
+        r#"[inbox.{name}]
 type = "imap"
 host = "127.0.0.1"
 port = {port}
@@ -58,6 +235,18 @@ reconnect_max_secs = 2
 "#,
         port = servers.imap_port,
         user = support::mail::MAILBOX,
+    )
+}
+
+/// Writes a configuration with a webhook sink and the `inboxes` tables into `dir`, and
+/// starts the inbox source on it.
+fn launch(dir: tempfile::TempDir, inboxes: &str) -> Source {
+    let extra = format!(
+        r#"[sinks.hook]
+type = "webhook"
+url = "http://127.0.0.1:9/alerts"
+
+{inboxes}"#
     );
     let config = support::inbox::load_config(
         dir.path(),
@@ -125,9 +314,14 @@ impl Source {
 
     /// Waits until the cursor of `folder` reaches `uid`: the mail is then flagged or moved.
     async fn wait_for_cursor(&self, folder: &str, uid: u32) -> String {
+        self.wait_for_inbox_cursor("abuse", folder, uid).await
+    }
+
+    /// Waits until the cursor of `folder` of inbox `inbox` reaches `uid`, and returns it.
+    async fn wait_for_inbox_cursor(&self, inbox: &str, folder: &str, uid: u32) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let cursor = self.cursor(folder);
+            let cursor = self.inbox_cursor(inbox, folder);
             if let Some(value) = &cursor
                 && value.ends_with(&format!(" {uid}"))
             {
@@ -135,17 +329,31 @@ impl Source {
             }
             assert!(
                 Instant::now() < deadline,
-                "cursor of {folder} is {cursor:?}, not at UID {uid}"
+                "cursor of {inbox}/{folder} is {cursor:?}, not at UID {uid}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    fn cursor(&self, folder: &str) -> Option<String> {
+    fn inbox_cursor(&self, inbox: &str, folder: &str) -> Option<String> {
         self.store
-            .cursor("inbox", &format!("abuse/{folder}"))
+            .cursor("inbox", &format!("{inbox}/{folder}"))
             .unwrap()
     }
+
+    /// Number of alert rows written to the outbox (none is delivered: no sink task runs).
+    fn alerts(&self) -> u64 {
+        let stats = self.store.outbox_stats().unwrap();
+        stats.pending + stats.delivered
+    }
+}
+
+/// Splits a stored cursor, `UIDVALIDITY LAST_UID`.
+fn parse_cursor(value: &str) -> (u32, u32) {
+    let (validity, last) = value
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("cursor {value:?} is not `UIDVALIDITY LAST_UID`"));
+    (validity.parse().unwrap(), last.parse().unwrap())
 }
 
 fn fixture(index: usize) -> Vec<u8> {
@@ -348,15 +556,15 @@ async fn wrong_password_keeps_retrying() {
 }
 
 /// The Nazario phishing corpus (CC BY 4.0, not committed) read over IMAP when the shared data
-/// is beside the checkout; skipped otherwise. Prints the read rate.
+/// folder is found by [`support::inbox::shared_data`]; skipped otherwise. Prints the read rate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nazario_corpus_over_imap() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/emails/nazario/20051114.mbox");
-    let Ok(file) = std::fs::File::open(&path) else {
-        eprintln!("skipped: {} not found", path.display());
+    let Some(path) = support::inbox::shared_data(NAZARIO_MBOX) else {
+        eprintln!("skipped: {NAZARIO_MBOX} not found under ../shared/data or ../../shared/data");
         return;
     };
+    let file = std::fs::File::open(&path)
+        .unwrap_or_else(|error| panic!("open {}: {error}", path.display()));
     let mut reader =
         vigie::sources::inbox::mbox::MboxReader::new(std::io::BufReader::new(file), 25 << 20);
     let mut mails = Vec::new();

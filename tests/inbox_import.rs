@@ -164,26 +164,33 @@ fn unknown_watchlist_is_an_error() {
     );
 }
 
-/// The Nazario phishing corpus (CC BY 4.0, not committed) when the shared data is beside the
-/// checkout; skipped otherwise.
+/// The Nazario phishing corpus (CC BY 4.0, not committed) when the shared data folder is found
+/// by [`support::inbox::shared_data`]; skipped otherwise. Prints the import rate.
 #[test]
 fn nazario_mbox_imports_every_mail() {
-    let mbox = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/emails/nazario/20051114.mbox");
-    if !mbox.is_file() {
-        eprintln!("skipped: {} not found", mbox.display());
+    let relative = "emails/nazario/20051114.mbox";
+    let Some(mbox) = support::inbox::shared_data(relative) else {
+        eprintln!("skipped: {relative} not found under ../shared/data or ../../shared/data");
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     support::inbox::write_config(dir.path(), "");
 
+    let started = std::time::Instant::now();
     let output = vigie(
         dir.path(),
         &["--watchlist", "example", "mbox", mbox.to_str().unwrap()],
     );
+    let elapsed = started.elapsed();
 
     assert!(output.status.success(), "{}", text(&output));
     let mails = store(dir.path()).mails().unwrap();
     // The file has 438 `From ` separator lines, each after a blank line.
     assert_eq!(mails.len(), 438, "{}", text(&output));
+    eprintln!(
+        "imported 438 mails from {} in {:.2} s ({:.0} mails/s)",
+        mbox.display(),
+        elapsed.as_secs_f64(),
+        438.0 / elapsed.as_secs_f64()
+    );
 }

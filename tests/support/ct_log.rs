@@ -4,8 +4,8 @@
 //! DER files.
 //!
 //! The log can be told to serve at most N entries per request, to answer 429 with a
-//! `Retry-After`, and to serve a tree head of another size (a broken or lagging log). It
-//! records every request.
+//! `Retry-After`, to wait before it answers `get-entries` (a slow log), and to serve a tree
+//! head of another size (a broken or lagging log). It records every request.
 
 #![allow(dead_code, reason = "each test binary uses a part of the harness")]
 
@@ -58,6 +58,8 @@ struct Inner {
     head_override: Option<(u64, Option<u64>)>,
     /// Root hash served instead of the real one.
     root_override: Option<[u8; 32]>,
+    /// Wait before each `get-entries` answer; zero answers at once.
+    entries_delay: Duration,
     last_timestamp: u64,
     requests: Vec<Request>,
 }
@@ -123,6 +125,12 @@ impl CtLog {
         inner
             .throttled
             .extend(std::iter::repeat_n(retry_after_secs, count));
+    }
+
+    /// Waits `delay` before answering each `get-entries` request from now on, as a slow or
+    /// distant log does. The request is recorded once answered.
+    pub fn set_entries_delay(&self, delay: Duration) {
+        self.inner.lock().unwrap().entries_delay = delay;
     }
 
     /// Serves a tree head of `size` (and of `timestamp_ms`, or a fresh one) from now on;
@@ -198,6 +206,10 @@ async fn get_entries(
     State(inner): State<Arc<Mutex<Inner>>>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let delay = inner.lock().unwrap().entries_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let mut inner = inner.lock().unwrap();
     let (start, end) = parse_range(query.as_deref().unwrap_or_default());
     let mut record = Request {

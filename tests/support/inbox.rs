@@ -71,3 +71,14 @@ pub fn fixture(name: &str) -> Vec<u8> {
     let path = fixtures().join(name);
     std::fs::read(&path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
 }
+
+/// Returns `data/RELATIVE` of the shared data folder when it is present: `../shared` beside
+/// a checkout at `/work/main`, or `../../shared` beside a worktree one level deeper. The
+/// corpora there are not committed, so callers skip when this returns `None`.
+pub fn shared_data(relative: &str) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["../shared", "../../shared"]
+        .iter()
+        .map(|up| root.join(up).join("data").join(relative))
+        .find(|path| path.exists())
+}
