@@ -226,7 +226,7 @@ async fn site_and_mail_coming_back_alert_once() {
     returned.stop().await;
 }
 
-/// A page probe through `resolver` that asks the test server's port.
+/// Builds a page probe through `resolver` that requests the test server's port.
 async fn probe_for(resolver: &Arc<Resolver>, world: &World, port: u16) -> PageProbe {
     let mut probe = PageProbe::new(resolver.clone(), &world.config)
         .await

@@ -7,8 +7,8 @@
 //! `https://NAME/`, then at `http://NAME/` when HTTPS shows no scam; a URL target is read at
 //! that URL.
 //!
-//! A hosting company's "account suspended" page, a parking page or an error page answers
-//! like any site, so the page is judged with the evidence analysis ([`crate::evidence`]).
+//! A hosting company's "account suspended" page, a parking page or an error page returns a
+//! response like any site, so the page is judged with the evidence analysis ([`crate::evidence`]).
 //! The site counts as back only when a page answers below HTTP 400 and looks like the scam:
 //! a login or payment form, a brand term of the finding's watchlist, or a clone of one of the
 //! watchlist's reference pages. A page counts as a cover page, not the scam, when:
@@ -225,7 +225,7 @@ impl SiteProbe for PageProbe {
     }
 }
 
-/// What the judgment compares a page with.
+/// Inputs of the page judgment besides the page.
 #[derive(Debug, Clone, Copy)]
 pub struct Clues<'a> {
     /// The site's host name, removed from the text before brand terms are looked for.
@@ -324,7 +324,7 @@ pub fn judge(fetched: &Fetched, clues: &Clues<'_>) -> Judgment {
     let resembles = score >= RESEMBLES_THRESHOLD;
     // A kit that builds its form in a script leaves a page as short as a placeholder, so a
     // placeholder with a sign of the scam counts. A suspension page names the brand when it
-    // says why the site was suspended, so the brand alone is not enough there.
+    // explains why the site was suspended, so the brand alone is not enough there.
     let back = !scam_signs.is_empty()
         && match cover {
             None | Some(Cover::Placeholder) => true,
@@ -423,8 +423,8 @@ fn closest_reference(page: &Page, references: &[Reference]) -> Option<(String, S
         .max_by(|a, b| a.1.score.total_cmp(&b.1.score))
 }
 
-/// The brand name, keywords and legitimate domains of a watchlist, as the change watch looks
-/// for them in pages.
+/// Returns the brand name, keywords and legitimate domains of a watchlist, the terms the
+/// change watch also looks for in pages.
 pub fn brand_terms(watchlist: &Watchlist) -> Vec<String> {
     let mut terms = vec![watchlist.brand.clone()];
     terms.extend(watchlist.keywords.iter().cloned());
