@@ -1,5 +1,5 @@
-//! Blocklists from confirmed findings: every format, and the RPZ zone and the Unbound
-//! include loaded by a real Unbound that then refuses the lookalikes.
+//! Blocklists from confirmed findings: every format, the firewall list of addresses, and the
+//! RPZ zone and the Unbound include loaded by a real Unbound that then refuses the lookalikes.
 
 mod support;
 
@@ -231,6 +231,10 @@ async fn every_format_lists_confirmed_indicators_only() {
         )),
         "{csv}"
     );
+    assert_eq!(
+        render(Format::Ips),
+        "198.51.100.10\n198.51.100.11\n198.51.100.20\n"
+    );
     let plain = render(Format::Plain);
     assert_eq!(plain.lines().count(), list.entries.len());
     assert!(!plain.contains("xn--exmple-qta"), "{plain}");
@@ -265,6 +269,79 @@ async fn company_domains_and_covered_subdomains_are_left_out() {
     assert_eq!(
         list.skipped_legitimate,
         ["www.example.test", "https://example.test/login"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firewall_list_holds_public_addresses_only() {
+    let world = World::new(&Settings::default());
+    let (card, _) = campaign(&world).await;
+    let mixed = world
+        .record(lookalike(
+            "examp1e-login.test",
+            &[
+                ("a", &["10.0.0.5", "203.0.113.9", "198.51.100.10"]),
+                ("aaaa", &["::1", "2001:db8::99", "2001:db8::7"]),
+            ],
+            T0,
+        ))
+        .await;
+    let clock = FixedClock::new(T0);
+    let actor = Actor {
+        author: "alice",
+        clock: &clock,
+    };
+    let verdict = Verdict::Confirm { case: Some(card) };
+    triage::triage(&world.store, &actor, &mixed.to_string(), &verdict).unwrap();
+    let file = world.dir.path().join("vigie-ips.txt");
+
+    let (ok, _, err) = vigie(
+        &world,
+        &[
+            "export",
+            "blocklist",
+            "--format",
+            "ips",
+            "--case",
+            &card.to_string(),
+            "-o",
+            file.to_str().unwrap(),
+        ],
+        &[("VIGIE_AUTHOR", "alice")],
+    );
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        text, "198.51.100.10\n198.51.100.11\n203.0.113.9\n2001:db8::7\n2001:db8::99\n",
+        "IPv4 then IPv6, sorted, each once, nothing but addresses"
+    );
+    for line in text.lines() {
+        assert!(
+            line.parse::<std::net::IpAddr>().is_ok(),
+            "{line:?} is not an address"
+        );
+    }
+    assert!(
+        err.contains("left out 10.0.0.5: it is a private address"),
+        "{err}"
+    );
+    assert!(
+        err.contains("left out ::1: it is a loopback address"),
+        "{err}"
+    );
+    let event = world
+        .store
+        .case_events(card)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "blocklist-exported")
+        .expect("the export is recorded on the case");
+    assert!(
+        event
+            .text
+            .starts_with("Blocklist exported as ips: 5 entries"),
+        "{}",
+        event.text
     );
 }
 

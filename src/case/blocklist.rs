@@ -2,7 +2,8 @@
 //!
 //! One list of indicators (domains, IP addresses, mail addresses, URLs) is rendered in the
 //! format each blocking device reads: a DNS response-policy zone, a hosts file, dnsmasq,
-//! Unbound, a Squid `dstdomain` ACL, a Postfix access map, CSV or plain lines. A domain under
+//! Unbound, a Squid `dstdomain` ACL, a Postfix access map, a firewall list of addresses, CSV
+//! or plain lines. A domain under
 //! another listed domain is left out (the parent already blocks it), and so is anything
 //! under a legitimate domain of a watchlist: a blocklist never blocks the company itself.
 //! These formats are simple line formats, written here rather than through a crate.
@@ -36,6 +37,9 @@ pub enum Format {
     /// Postfix access map (check_sender_access, check_recipient_access, check_client_access):
     /// `domain REJECT`, `address REJECT`, `ip REJECT`.
     Postfix,
+    /// IP addresses only, one a line, IPv4 then IPv6, without comments: for ipset or an
+    /// nftables set. Loopback, private, link-local, shared and multicast addresses are left out.
+    Ips,
     /// `kind,value,finding,severity,imitates,first_seen,cases` with a header line.
     Csv,
     /// One indicator a line.
@@ -219,6 +223,12 @@ pub fn render(list: &Blocklist, format: Format, serial: u32, generated: OffsetDa
                 );
             }
         }
+        Format::Ips => {
+            let (addresses, _) = firewall_addresses(list);
+            for address in addresses {
+                let _ = writeln!(out, "{address}");
+            }
+        }
         Format::Csv => {
             let mut writer = csv::Writer::from_writer(Vec::new());
             let _ = writer.write_record([
@@ -255,6 +265,72 @@ pub fn render(list: &Blocklist, format: Format, serial: u32, generated: OffsetDa
         }
     }
     out
+}
+
+/// Splits the list's IP addresses into those a firewall list may hold, sorted with IPv4
+/// first, and the internal ones left out with the class of each.
+///
+/// A lookalike can resolve to 127.0.0.1 or 10.0.0.5; a firewall rule against such an address
+/// would cut the company's own hosts, and blocks nothing on the Internet.
+pub fn firewall_addresses(list: &Blocklist) -> (Vec<IpAddr>, Vec<(IpAddr, &'static str)>) {
+    let mut kept = Vec::new();
+    let mut skipped = Vec::new();
+    for entry in list.entries.iter().filter(|e| e.kind == IndicatorKind::Ip) {
+        let Ok(address) = entry.value.parse::<IpAddr>() else {
+            continue;
+        };
+        match internal_class(address) {
+            Some(class) => skipped.push((address, class)),
+            None => kept.push(address),
+        }
+    }
+    kept.sort_by_key(|address| (address.is_ipv6(), *address));
+    kept.dedup();
+    (kept, skipped)
+}
+
+/// Names the class of an address that belongs to an internal network, or returns `None`.
+/// Documentation and other reserved ranges are kept: blocking them harms no host.
+fn internal_class(address: IpAddr) -> Option<&'static str> {
+    match address {
+        IpAddr::V4(v4) => {
+            let [a, b, _, _] = v4.octets();
+            if v4.is_unspecified() || a == 0 {
+                Some("unspecified")
+            } else if v4.is_loopback() {
+                Some("loopback")
+            } else if v4.is_private() {
+                Some("private")
+            } else if v4.is_link_local() {
+                Some("link-local")
+            } else if a == 100 && (64..128).contains(&b) {
+                Some("shared (CGNAT)")
+            } else if v4.is_multicast() || v4.is_broadcast() {
+                Some("multicast or broadcast")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return internal_class(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            if v6.is_unspecified() {
+                Some("unspecified")
+            } else if v6.is_loopback() {
+                Some("loopback")
+            } else if first & 0xfe00 == 0xfc00 {
+                Some("unique local (private)")
+            } else if first & 0xffc0 == 0xfe80 || first & 0xffc0 == 0xfec0 {
+                Some("link-local")
+            } else if v6.is_multicast() {
+                Some("multicast or broadcast")
+            } else {
+                None
+            }
+        }
+    }
 }
 
 /// Name of an indicator kind in exports.
@@ -304,6 +380,36 @@ mod tests {
             rpz_ip("2001:db8::30".parse().unwrap()),
             "128.30.0.0.0.0.0.db8.2001"
         );
+    }
+
+    #[test]
+    fn internal_addresses_are_named() {
+        for (address, class) in [
+            ("127.0.0.1", "loopback"),
+            ("10.0.0.5", "private"),
+            ("192.168.1.1", "private"),
+            ("169.254.169.254", "link-local"),
+            ("100.64.0.1", "shared (CGNAT)"),
+            ("0.0.0.0", "unspecified"),
+            ("::1", "loopback"),
+            ("fd00::1", "unique local (private)"),
+            ("fe80::1", "link-local"),
+            ("::ffff:10.0.0.1", "private"),
+        ] {
+            assert_eq!(
+                internal_class(address.parse().unwrap()),
+                Some(class),
+                "{address}"
+            );
+        }
+        for address in [
+            "198.51.100.10",
+            "93.184.216.34",
+            "2001:db8::30",
+            "2a00:1450::1",
+        ] {
+            assert_eq!(internal_class(address.parse().unwrap()), None, "{address}");
+        }
     }
 
     #[test]

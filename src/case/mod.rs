@@ -13,6 +13,7 @@ pub mod audit;
 pub mod blocklist;
 pub mod contacts;
 pub mod iocs;
+pub mod recovery;
 pub mod report;
 pub mod takedown;
 pub mod templates;

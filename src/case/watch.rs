@@ -1,20 +1,12 @@
 //! What the daemon does for the response: it reminds the SOC of unanswered takedown notices,
 //! and it keeps checking that taken-down items stay down.
 //!
-//! After a takedown is recorded as down, every `[response] recovery_interval_secs` the site is
-//! requested over HTTP (does it answer?) and the domain's MX records are resolved (can it
+//! After a takedown is recorded as down, every `[response] recovery_interval_secs` the site's
+//! page is read and judged ([`super::recovery`]: does it serve the scam again, or a
+//! suspension, parking or error page?) and the domain's MX records are resolved (can it
 //! receive mail again?). When either comes back, one transaction writes an alert to the
 //! outbox and a `came-back` event on the case, so `vigie case show` lists the item as back.
-//!
-//! The HTTP check sits behind [`SiteProbe`]. [`HttpProbe`] is a plain status check through
-//! reqwest: it resolves the name with the project resolver, refuses loopback, private and
-//! other non-public addresses unless `recovery_private_addresses` is set, pins the address it
-//! checked, follows no redirect and reads at most [`MAX_BODY`] bytes.
-// TODO: use the shared safe fetcher (src/net/fetch.rs) once it exists, to compare the page
-// with the real site as the lookalike source will; this check only sees whether it answers.
 
-use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +14,7 @@ use serde_json::json;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::recovery::{PageProbe, SiteProbe, SiteState, SiteTarget};
 use super::takedown::{remind_overdue, response_payload, sinks_of};
 use super::{CaseError, Clock, SystemClock, looks_like_domain, rfc3339};
 use crate::config::Config;
@@ -29,159 +22,8 @@ use crate::model::defang;
 use crate::net::dns::{Resolution, Resolver};
 use crate::store::{NewEvent, RecoveryCheck, ResponseAlert, Store, Takedown};
 
-/// Largest part of a page read by a check.
-pub const MAX_BODY: usize = 64 * 1024;
-
 /// Time between two reminder passes.
 const REMINDER_PERIOD: Duration = Duration::from_secs(60);
-
-/// The result of a site check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteState {
-    pub up: bool,
-    pub detail: String,
-    /// False when the check could not tell (DNS gave no answer): the previous state stays.
-    pub known: bool,
-}
-
-impl SiteState {
-    fn new(up: bool, detail: String) -> SiteState {
-        SiteState {
-            up,
-            detail,
-            known: true,
-        }
-    }
-}
-
-/// Checks whether a taken-down site answers again.
-pub trait SiteProbe: Send + Sync {
-    fn check(&self, host: &str) -> impl Future<Output = SiteState> + Send;
-}
-
-/// A plain HTTP status check; see the module documentation.
-pub struct HttpProbe {
-    resolver: Arc<Resolver>,
-    timeout: Duration,
-    allow_private: bool,
-    /// Port asked on; 80 but in tests.
-    pub port: u16,
-}
-
-impl HttpProbe {
-    pub fn new(resolver: Arc<Resolver>, config: &Config) -> HttpProbe {
-        HttpProbe {
-            resolver,
-            timeout: Duration::from_secs(config.response.recovery_timeout_secs),
-            allow_private: config.response.recovery_private_addresses,
-            port: 80,
-        }
-    }
-
-    async fn fetch(&self, host: &str, address: IpAddr) -> Result<(u16, usize), String> {
-        crate::init_tls();
-        let client = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .resolve(host, SocketAddr::new(address, self.port))
-            .build()
-            .map_err(|error| error.to_string())?;
-        let url = format!("http://{host}:{}/", self.port);
-        let mut response = client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|error| error.to_string())?;
-        let status = response.status().as_u16();
-        let mut read = 0;
-        while read < MAX_BODY {
-            match response.chunk().await {
-                Ok(Some(chunk)) => read += chunk.len(),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        Ok((status, read.min(MAX_BODY)))
-    }
-}
-
-impl SiteProbe for HttpProbe {
-    async fn check(&self, host: &str) -> SiteState {
-        let records = match self.resolver.resolve(host).await {
-            Resolution::Registered(records) => records,
-            Resolution::NotRegistered => {
-                return SiteState::new(false, "the name does not resolve (NXDOMAIN)".to_owned());
-            }
-            Resolution::Unknown(reason) => {
-                return SiteState {
-                    up: false,
-                    detail: format!("DNS gave no answer: {reason}"),
-                    known: false,
-                };
-            }
-        };
-        let addresses: Vec<IpAddr> = records
-            .a
-            .iter()
-            .chain(records.aaaa.iter())
-            .filter_map(|text| text.parse().ok())
-            .collect();
-        let Some(address) = addresses.first().copied() else {
-            return SiteState::new(false, "no address record".to_owned());
-        };
-        if !self.allow_private && !is_public(address) {
-            return SiteState::new(
-                false,
-                format!(
-                    "points at the non-public address {address}, not checked (recovery_private_addresses is off)"
-                ),
-            );
-        }
-        match self.fetch(host, address).await {
-            Ok((status, bytes)) if status < 400 => SiteState::new(
-                true,
-                format!("{address} answers HTTP {status} ({bytes} bytes)"),
-            ),
-            Ok((status, _)) => SiteState::new(false, format!("{address} answers HTTP {status}")),
-            Err(reason) => SiteState::new(false, format!("{address} does not answer: {reason}")),
-        }
-    }
-}
-
-/// Tells whether an address is one the Internet routes (not loopback, private, link-local,
-/// multicast, documentation or otherwise reserved).
-pub fn is_public(address: IpAddr) -> bool {
-    match address {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_unspecified()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0 && c == 0)
-                || (a == 192 && b == 0 && c == 2)
-                || (a == 198 && (b == 18 || b == 19))
-                || (a == 198 && b == 51 && c == 100)
-                || (a == 203 && b == 0 && c == 113)
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
-        }
-    }
-}
 
 /// Returns the domain whose MX records are checked and the host whose site is checked for
 /// a takedown's target (a domain, a URL or a mail address).
@@ -228,8 +70,16 @@ async fn check_one<P: SiteProbe>(
 ) -> Result<bool, CaseError> {
     let (mail_domain, site) = hosts_of(&takedown.target);
     let previous = store.recovery_check(takedown.id)?;
+    let finding = store.finding(takedown.finding_id)?;
     let mut site_state = match &site {
-        Some(host) => probe.check(host).await,
+        Some(host) => {
+            let target = SiteTarget {
+                host,
+                target: &takedown.target,
+                watchlist: finding.as_ref().map_or("", |f| f.watchlist.as_str()),
+            };
+            probe.check(&target).await
+        }
         None => SiteState::new(false, "not a web site".to_owned()),
     };
     if !site_state.known {
@@ -272,7 +122,7 @@ async fn check_one<P: SiteProbe>(
     let was_mx = previous.as_ref().is_some_and(|p| p.mx_up);
     let newly: Vec<String> = [
         (check.site_up && !was_site)
-            .then(|| format!("the site answers again: {}", check.site_detail)),
+            .then(|| format!("the site serves the scam again: {}", check.site_detail)),
         (check.mx_up && !was_mx)
             .then(|| format!("the domain receives mail again: {}", check.mx_detail)),
     ]
@@ -284,7 +134,7 @@ async fn check_one<P: SiteProbe>(
         return Ok(false);
     }
 
-    let Some(finding) = store.finding(takedown.finding_id)? else {
+    let Some(finding) = finding else {
         store.record_recovery_check(&check, None)?;
         return Ok(false);
     };
@@ -331,12 +181,13 @@ pub async fn run(
 ) {
     tracing::info!("Response watch started.");
     let mut last_recovery: Option<tokio::time::Instant> = None;
+    let mut probes: ProbeCache = None;
     loop {
         let current = config.borrow().clone();
         remind(&store, &current, &wake).await;
         let interval = Duration::from_secs(current.response.recovery_interval_secs);
         if last_recovery.is_none_or(|at| at.elapsed() >= interval) {
-            recover(&store, &current, &wake).await;
+            recover(&store, &current, &wake, &mut probes).await;
             last_recovery = Some(tokio::time::Instant::now());
         }
         tokio::select! {
@@ -362,16 +213,35 @@ async fn remind(store: &Arc<Store>, config: &Arc<Config>, wake: &Notify) {
     }
 }
 
-async fn recover(store: &Arc<Store>, config: &Arc<Config>, wake: &Notify) {
-    let resolver = match Resolver::new(&config.dns) {
-        Ok(resolver) => Arc::new(resolver),
-        Err(error) => {
-            tracing::warn!(%error, "Recovery checks skipped: no resolver.");
-            return;
+/// The resolver and page probe of one configuration, kept between recovery passes so that
+/// reference pages are read again only when the configuration changes.
+type ProbeCache = Option<(Arc<Config>, Arc<Resolver>, PageProbe)>;
+
+async fn recover(store: &Arc<Store>, config: &Arc<Config>, wake: &Notify, cache: &mut ProbeCache) {
+    let reusable = cache
+        .as_ref()
+        .is_some_and(|(built, _, _)| Arc::ptr_eq(built, config));
+    if !reusable {
+        *cache = None;
+        let resolver = match Resolver::new(&config.dns) {
+            Ok(resolver) => Arc::new(resolver),
+            Err(error) => {
+                tracing::warn!(%error, "Recovery checks skipped: no resolver.");
+                return;
+            }
+        };
+        match PageProbe::new(resolver.clone(), config).await {
+            Ok(probe) => *cache = Some((config.clone(), resolver, probe)),
+            Err(error) => {
+                tracing::warn!(%error, "Recovery checks skipped: the page fetcher cannot be built.");
+                return;
+            }
         }
+    }
+    let Some((_, resolver, probe)) = cache.as_ref() else {
+        return;
     };
-    let probe = HttpProbe::new(resolver.clone(), config);
-    match check_recovery(store, config, &resolver, &probe, &SystemClock).await {
+    match check_recovery(store, config, resolver, probe, &SystemClock).await {
         Ok(back) if !back.is_empty() => {
             tracing::warn!(takedowns = ?back, "Taken-down items came back.");
             wake.notify_one();
@@ -384,25 +254,6 @@ async fn recover(store: &Arc<Store>, config: &Arc<Config>, wake: &Notify) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn public_addresses_only() {
-        for private in [
-            "127.0.0.1",
-            "10.0.0.5",
-            "192.168.1.1",
-            "169.254.169.254",
-            "::1",
-            "fd00::1",
-            "198.51.100.7",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(!is_public(private.parse().unwrap()), "{private}");
-        }
-        for public in ["1.1.1.1", "2a00:1450::1", "93.184.216.34"] {
-            assert!(is_public(public.parse().unwrap()), "{public}");
-        }
-    }
 
     #[test]
     fn hosts_of_targets() {

@@ -67,13 +67,23 @@ pub fn run(args: &ExportArgs, config: &Config) -> anyhow::Result<()> {
                     "vigie: left out {name}: it is a legitimate domain of a watchlist (or under one)"
                 );
             }
+            let mut entries = list.entries.len();
+            if *format == blocklist::Format::Ips {
+                let (addresses, internal) = blocklist::firewall_addresses(&list);
+                for (address, class) in internal {
+                    eprintln!(
+                        "vigie: left out {address}: it is a {class} address, and a firewall rule against it would block internal hosts"
+                    );
+                }
+                entries = addresses.len();
+            }
             let now = actor.clock.now();
             let text = blocklist::render(&list, *format, blocklist::serial(now), now);
             emit(&text, output.as_deref())?;
             let summary = format!(
                 "Blocklist exported as {}: {} entries{}.",
                 value_name(format),
-                list.entries.len(),
+                entries,
                 output
                     .as_ref()
                     .map(|p| format!(" in {}", p.display()))
