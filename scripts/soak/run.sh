@@ -263,6 +263,11 @@ postfix -c "$out/postfix/conf" start >"$out/postfix-start.log" 2>&1 || {
     exit 1
 }
 for port in "$imap_port" "$lmtp_port" "$smtp_port"; do wait_port "$port"; done
+# The inbox source reads the folder "Reported", so it must exist before the first mail.
+python3 -c 'import imaplib, sys
+with imaplib.IMAP4("127.0.0.1", int(sys.argv[1])) as imap:
+    imap.login(sys.argv[2], sys.argv[3])
+    imap.create("Reported")' "$imap_port" "$mailbox" "$mail_password"
 
 python3 "$soak_dir/servers.py" --state-dir "$out/servers" --ct-dir "$out/ct" \
     --http-port "$http_port" --webhook-port "$webhook_port" --imap-port "$imap_port" \
