@@ -691,7 +691,7 @@ fn forms(document: &Html, url: &Url) -> Vec<Form> {
                 .filter(|a| !a.is_empty())
                 .and_then(|a| url.join(a).ok())
                 .map_or_else(|| url.to_string(), |a| a.to_string());
-            let method = form.attr("method").unwrap_or("get").to_ascii_lowercase();
+            let method = form_method(form.attr("method"));
             let password = form
                 .select(&inputs)
                 .any(|input| attr_is(input, "type", "password"));
@@ -704,6 +704,16 @@ fn forms(document: &Html, url: &Url) -> Vec<Form> {
             }
         })
         .collect()
+}
+
+/// Returns the method a browser submits a form with. HTML matches the keywords `get`, `post`
+/// and `dialog` without regard to ASCII case; a missing, empty or unknown value means `get`.
+fn form_method(attribute: Option<&str>) -> String {
+    let method = attribute.unwrap_or_default().to_ascii_lowercase();
+    match method.as_str() {
+        "post" | "dialog" => method,
+        _ => "get".to_string(),
+    }
 }
 
 fn attr_is(element: ElementRef<'_>, name: &str, value: &str) -> bool {
@@ -877,6 +887,17 @@ mod tests {
             "https://login.examp1e.test/i/fav.png"
         );
         assert!(!page.text.contains("hidden"));
+    }
+
+    #[test]
+    fn empty_or_unknown_method_is_get() {
+        let page = analyse(
+            r#"<form method=""></form><form method="PUT"></form><form method="Dialog"></form>
+            <form></form>"#,
+            &url(),
+        );
+        let methods: Vec<&str> = page.forms.iter().map(|f| f.method.as_str()).collect();
+        assert_eq!(methods, ["get", "get", "dialog", "get"]);
     }
 
     #[test]

@@ -315,6 +315,30 @@ async fn list_links(
     Ok(links)
 }
 
+/// What the site's selectors extract from one fetched page.
+#[derive(Debug)]
+pub struct Extracted {
+    /// Item links, read as on a list page, made absolute.
+    pub item_links: Vec<String>,
+    /// Next-page link, read as on a list page.
+    pub next_page: Option<String>,
+    /// The item, read as on an item page; `None` when no field selector matches.
+    pub item: Option<Item>,
+}
+
+/// Reads one page both as a list page and as an item page with the selectors of `site`. A
+/// visit reads each page only one way; this runs both on any body, without a server.
+pub fn extract(site: &ScamRepositoryConfig, page: &Page) -> Extracted {
+    let selectors = Selectors::compile(site);
+    let (item_links, next_page) = parse_list(page, &selectors);
+    let item = read_item(&source_name(site), site, &selectors, page);
+    Extracted {
+        item_links,
+        next_page,
+        item,
+    }
+}
+
 /// Returns the item links of a list page and its next-page link, made absolute.
 fn parse_list(page: &Page, selectors: &Selectors) -> (Vec<String>, Option<String>) {
     let body = String::from_utf8_lossy(&page.body);
