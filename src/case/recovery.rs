@@ -26,23 +26,19 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use reqwest::Url;
 
-use crate::config::{Config, ReferenceLocation, Watchlist};
+use crate::config::{Config, Watchlist};
 use crate::evidence::page::{self, Page};
 use crate::evidence::parked::{self, PageState};
 use crate::evidence::similarity::{self, CLONE_THRESHOLD, RESEMBLES_THRESHOLD, Similarity};
-use crate::evidence::web::Reference;
+use crate::evidence::web::{Reference, read_references};
 use crate::model::defang;
 use crate::net::dns::{Resolution, Resolver};
 use crate::net::fetch::{FetchError, Fetched, Fetcher};
 use crate::pipeline::is_legitimate;
-
-/// Largest reference page read from a file.
-const MAX_REFERENCE_BYTES: u64 = 4 << 20;
 
 /// Phrases of hosting companies' and registrars' pages that replace a suspended or expired
 /// site, compared with the page's lower-case title and visible text. They name the account
@@ -125,7 +121,7 @@ impl PageProbe {
         fetch.connect_timeout_secs = fetch.connect_timeout_secs.min(fetch.timeout_secs);
         fetch.allow_private_addresses |= config.response.recovery_private_addresses;
         let fetcher = Fetcher::with_resolver(&fetch, resolver)?;
-        let references = read_references(config, &fetcher).await;
+        let references = read_references(config, &fetcher, "recovery checks").await;
         Ok(PageProbe {
             fetcher,
             watchlists: config.watchlists.clone(),
@@ -431,54 +427,6 @@ pub fn brand_terms(watchlist: &Watchlist) -> Vec<String> {
     terms.extend(watchlist.word_keywords.iter().cloned());
     terms.extend(watchlist.domains.iter().map(|domain| domain.name.clone()));
     terms
-}
-
-/// Reads the reference pages of `[[evidence.reference]]`, by watchlist.
-async fn read_references(config: &Config, fetcher: &Fetcher) -> HashMap<String, Vec<Reference>> {
-    let mut references: HashMap<String, Vec<Reference>> = HashMap::new();
-    for page in &config.evidence.references {
-        let read = match &page.location {
-            ReferenceLocation::Url(url) => match fetcher.get(url).await {
-                Ok(fetched) if fetched.status < 400 => Ok((
-                    url.clone(),
-                    String::from_utf8_lossy(&fetched.body).into_owned(),
-                )),
-                Ok(fetched) => Err(format!("{url} answers HTTP {}", fetched.status)),
-                Err(error) => Err(error.to_string()),
-            },
-            ReferenceLocation::Path(path) => read_reference_file(path),
-        };
-        match read {
-            Ok((source, html)) => references
-                .entry(page.watchlist.clone())
-                .or_default()
-                .push(Reference::from_html(&source, &html)),
-            Err(error) => tracing::warn!(
-                watchlist = %page.watchlist,
-                %error,
-                "Cannot read a reference page; recovery checks of this watchlist do not compare pages with it."
-            ),
-        }
-    }
-    references
-}
-
-fn read_reference_file(path: &Path) -> Result<(String, String), String> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .len();
-    if size > MAX_REFERENCE_BYTES {
-        return Err(format!(
-            "{} is larger than {} MiB",
-            path.display(),
-            MAX_REFERENCE_BYTES >> 20
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((
-        path.display().to_string(),
-        String::from_utf8_lossy(&bytes).into_owned(),
-    ))
 }
 
 #[cfg(test)]

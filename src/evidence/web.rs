@@ -1,6 +1,8 @@
 //! One check of a web host: fetch its page (https first, then http), read it, fetch its
 //! favicon, compare it with the company's reference pages, and classify it.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -10,6 +12,7 @@ use super::cert::{self, CertificateInfo};
 use super::page::{self, Features, Form};
 use super::parked::{self, PageState};
 use super::similarity::{self, Similarity};
+use crate::config::{Config, ReferenceLocation};
 use crate::net::fetch::{FetchError, Fetched, Fetcher, Hop};
 
 /// Largest favicon hashed; a bigger one is not an icon.
@@ -276,6 +279,62 @@ fn murmur3_32(data: &[u8], seed: u32) -> u32 {
     hash ^= hash >> 13;
     hash = hash.wrapping_mul(0xc2b2_ae35);
     hash ^ (hash >> 16)
+}
+
+/// Largest saved reference page read from a file, in bytes.
+const MAX_REFERENCE_BYTES: u64 = 4 << 20;
+
+/// Reads every reference page of `[[evidence.reference]]`, by watchlist. A page that cannot be
+/// read is logged, naming `user` (the checks that then go without it), and left out.
+pub async fn read_references(
+    config: &Config,
+    fetcher: &Fetcher,
+    user: &str,
+) -> HashMap<String, Vec<Reference>> {
+    let mut references: HashMap<String, Vec<Reference>> = HashMap::new();
+    for page in &config.evidence.references {
+        let read = match &page.location {
+            ReferenceLocation::Url(url) => match fetcher.get(url).await {
+                Ok(fetched) if fetched.status < 400 => Ok((
+                    url.clone(),
+                    String::from_utf8_lossy(&fetched.body).into_owned(),
+                )),
+                Ok(fetched) => Err(format!("{url} answers HTTP {}", fetched.status)),
+                Err(error) => Err(error.to_string()),
+            },
+            ReferenceLocation::Path(path) => read_reference_file(path),
+        };
+        match read {
+            Ok((source, html)) => references
+                .entry(page.watchlist.clone())
+                .or_default()
+                .push(Reference::from_html(&source, &html)),
+            Err(error) => tracing::warn!(
+                watchlist = %page.watchlist,
+                %error,
+                "Cannot read a reference page; {user} of this watchlist are not compared with it."
+            ),
+        }
+    }
+    references
+}
+
+fn read_reference_file(path: &std::path::Path) -> Result<(String, String), String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if size > MAX_REFERENCE_BYTES {
+        return Err(format!(
+            "{} is larger than {} MiB",
+            path.display(),
+            MAX_REFERENCE_BYTES >> 20
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((
+        path.display().to_string(),
+        String::from_utf8_lossy(&bytes).into_owned(),
+    ))
 }
 
 #[cfg(test)]

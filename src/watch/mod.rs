@@ -15,7 +15,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +23,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use tracing::{debug, info, warn};
 
-use crate::config::{Config, ReferenceLocation, Watchlist};
+use crate::config::{Config, Watchlist};
 use crate::detect::severity_for;
 use crate::evidence::mx;
 use crate::evidence::parked::PageState;
@@ -42,9 +41,6 @@ pub const SOURCE: &str = "web-watch";
 
 /// Prefix of the reasons the watch writes, so that a new reading replaces the old ones.
 const REASON_PREFIX: &str = "page: ";
-
-/// Largest reference page read from a file.
-const MAX_REFERENCE_BYTES: u64 = 4 << 20;
 
 /// Addresses of one host whose network is looked up in RDAP.
 const MAX_RDAP_ADDRESSES: usize = 2;
@@ -101,7 +97,7 @@ impl Watcher {
             references: HashMap::new(),
         };
         if let Some(fetcher) = watcher.fetcher.clone() {
-            watcher.references = read_references(config, &fetcher).await;
+            watcher.references = web::read_references(config, &fetcher, "lookalike pages").await;
             watcher.rdap = rdap_client(config, &fetcher).await;
         }
         watcher
@@ -525,53 +521,6 @@ async fn read_ownership(
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     json!({ "read_at": read_at, "domain": domain, "networks": networks, "errors": errors })
-}
-
-/// Reads every reference page of the configuration, by watchlist. A page that cannot be read
-/// is logged and left out.
-async fn read_references(config: &Config, fetcher: &Fetcher) -> HashMap<String, Vec<Reference>> {
-    let mut references: HashMap<String, Vec<Reference>> = HashMap::new();
-    for page in &config.evidence.references {
-        let read = match &page.location {
-            ReferenceLocation::Url(url) => match fetcher.get(url).await {
-                Ok(fetched) if fetched.status < 400 => Ok((
-                    url.clone(),
-                    String::from_utf8_lossy(&fetched.body).into_owned(),
-                )),
-                Ok(fetched) => Err(format!("HTTP status {}", fetched.status)),
-                Err(error) => Err(error.to_string()),
-            },
-            ReferenceLocation::Path(path) => read_reference_file(path),
-        };
-        match read {
-            Ok((source, html)) => references
-                .entry(page.watchlist.clone())
-                .or_default()
-                .push(Reference::from_html(&source, &html)),
-            Err(error) => {
-                warn!(watchlist = %page.watchlist, %error, "Cannot read a reference page; lookalike pages of this watchlist are not compared with it.");
-            }
-        }
-    }
-    references
-}
-
-fn read_reference_file(path: &PathBuf) -> Result<(String, String), String> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .len();
-    if size > MAX_REFERENCE_BYTES {
-        return Err(format!(
-            "{} is larger than {} MiB",
-            path.display(),
-            MAX_REFERENCE_BYTES >> 20
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((
-        path.display().to_string(),
-        String::from_utf8_lossy(&bytes).into_owned(),
-    ))
 }
 
 async fn rdap_client(config: &Config, fetcher: &Fetcher) -> Option<RdapClient> {
