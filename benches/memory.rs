@@ -16,14 +16,15 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use vigie::config::{DnsConfig, FeedConfig, FetchConfig, FetchSettings};
 use vigie::evidence::page;
 use vigie::net::dns::Resolver;
 use vigie::net::fetch::Fetcher;
 use vigie::sources::feed::parse_items;
-use vigie::sources::http::{Fetched, HttpClient, HttpSettings};
+use vigie::sources::http::Fetched;
+use vigie::sources::http_client;
 
 const FEED_ITEMS: usize = 10_000;
 const PAGE_BYTES: usize = 50_000_000;
@@ -97,7 +98,7 @@ async fn read_feed(address: SocketAddr, feed_bytes: u64) {
         max_items: FEED_ITEMS,
         fetch: settings.clone(),
     };
-    let client = HttpClient::new(http_settings(&settings)).expect("build the feed client");
+    let client = http_client(&settings, &closed_dns()).expect("build the feed client");
 
     let step = Step::start();
     let started = Instant::now();
@@ -121,14 +122,7 @@ async fn read_feed(address: SocketAddr, feed_bytes: u64) {
 }
 
 async fn fetch_page(address: SocketAddr) {
-    // The page's URL is an IP literal, so the resolver is never asked; it points at a
-    // closed local port all the same.
-    let dns = DnsConfig {
-        nameservers: vec!["127.0.0.1:9".parse().unwrap()],
-        timeout_ms: 100,
-        attempts: 1,
-        concurrency: 1,
-    };
+    let dns = closed_dns();
     let config = FetchConfig {
         allow_private_addresses: true,
         ..FetchConfig::default()
@@ -162,7 +156,7 @@ async fn reject_page(address: SocketAddr) {
         user_agent: "vigie-bench".to_string(),
         allow_private_addresses: true,
     };
-    let client = HttpClient::new(http_settings(&settings)).expect("build the feed client");
+    let client = http_client(&settings, &closed_dns()).expect("build the feed client");
     let step = Step::start();
     let result = client
         .get(&format!("http://{address}/page"), None, Default::default())
@@ -171,13 +165,14 @@ async fn reject_page(address: SocketAddr) {
     step.report(&format!("page through the feed client: rejected ({error})"));
 }
 
-fn http_settings(settings: &FetchSettings) -> HttpSettings {
-    HttpSettings {
-        user_agent: settings.user_agent.clone(),
-        timeout: Duration::from_secs(settings.timeout_secs),
-        max_bytes: settings.max_bytes,
-        max_redirects: settings.max_redirects,
-        allow_private_addresses: settings.allow_private_addresses,
+/// A `[dns]` that points at a closed local port: every URL of the benchmark is an IP
+/// literal, so the resolver is never asked.
+fn closed_dns() -> DnsConfig {
+    DnsConfig {
+        nameservers: vec!["127.0.0.1:9".parse().unwrap()],
+        timeout_ms: 100,
+        attempts: 1,
+        concurrency: 1,
     }
 }
 

@@ -1,13 +1,15 @@
 //! The `feed` source against feeds served on 127.0.0.1: real captures (RSS 1.0, RSS 2.0,
 //! Atom) and feeds written for the test brand (RSS 0.91, RSS 2.0, JSON Feed), conditional GET
 //! with ETag and with Last-Modified, renumbered items, a feed that turns malformed, 429 with
-//! Retry-After, a redirect loop, gzip, the size limit and the private-address guard.
+//! Retry-After, a redirect loop, gzip, the size limit and the private-address guard, on an IP
+//! literal and on a name that the `[dns]` zone resolves to a loopback address.
 
 mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::dns::TestDns;
 use support::feed_web::{Reply, WebServer};
 use support::watch::{ACME, RED_HAT, alert_count, context, write_config};
 use vigie::config::Config;
@@ -39,7 +41,7 @@ async fn read_once(
     config: &Config,
 ) -> Result<vigie::sources::feed::FeedStats, FeedError> {
     let feed = &config.feeds["reports"];
-    let client = http_client(&feed.fetch).unwrap();
+    let client = http_client(&feed.fetch, &config.dns).unwrap();
     let config = Arc::new(config.clone());
     read_feed(ctx, &config, feed, &client, &mut MatcherCache::default()).await
 }
@@ -493,4 +495,57 @@ async fn malformed_feed_bodies_name_the_feed() {
         assert!(message.contains("check the URL"), "{case}: {message}");
     }
     assert!(store.findings().unwrap().is_empty());
+}
+
+/// A feed whose host name resolves, through the `[dns]` nameservers, to the address of the
+/// test server: refused by default, read when private addresses are allowed. The name exists
+/// only in the test zone, so reading it shows that the source resolves through `[dns]`.
+#[tokio::test]
+async fn name_resolving_to_a_private_address_is_refused() {
+    let dns = TestDns::builder()
+        .zone(
+            "feeds.test.",
+            "@ 3600 IN SOA ns hostmaster 1 7200 900 1209600 300\n@ 3600 IN NS ns\n\
+             ns 3600 IN A 127.0.0.1\nreports 3600 IN A 127.0.0.1\n",
+        )
+        .start()
+        .await;
+    let server = WebServer::start().await;
+    server.set("/reports.rss", Reply::ok(RSS, REPORTS));
+    let url = format!(
+        "http://reports.feeds.test:{}/reports.rss",
+        server.addr.port()
+    );
+    let dns_table = format!(
+        "[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 1000\n\n",
+        dns.addr
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!("{dns_table}[feed.reports]\nurl = \"{url}\"\n"),
+        &[("acme", ACME)],
+    );
+    let (ctx, _store) = context(&config);
+    let error = read_once(&ctx, &config).await.unwrap_err();
+    let FeedError::Http { source, .. } = &error else {
+        panic!("expected an HTTP error, got {error:?}");
+    };
+    assert!(
+        matches!(source, HttpError::Blocked { address, .. } if address.is_loopback()),
+        "{source:?}"
+    );
+    assert!(server.seen().is_empty(), "no request reached the server");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!("{dns_table}[feed.reports]\nurl = \"{url}\"\nallow_private_addresses = true\n"),
+        &[("acme", ACME)],
+    );
+    let (ctx, _store) = context(&config);
+    let stats = read_once(&ctx, &config).await.unwrap();
+    assert!(stats.items > 0, "{stats:?}");
+    assert_eq!(server.seen().len(), 1);
 }

@@ -255,6 +255,12 @@ async fn limits_body_redirects_and_time() {
     let server = WebServer::start().await;
     server.set("/big", Page::html(vec![b'a'; 100_000]));
     server.set("/loop", Page::redirect(302, "/loop"));
+    for step in 1..=5 {
+        server.set(
+            &format!("/chain{step}"),
+            Page::redirect(302, &format!("/chain{}", step + 1)),
+        );
+    }
     server.set(
         "/slow",
         Page::html("late").with_delay(Duration::from_secs(10)),
@@ -275,10 +281,20 @@ async fn limits_body_redirects_and_time() {
 
     let looped = fetcher.get(&format!("{base}/loop")).await.unwrap_err();
     assert!(
-        matches!(looped, FetchError::TooManyRedirects { limit: 3, .. }),
+        matches!(looped, FetchError::RedirectLoop { .. }),
         "{looped}"
     );
-    assert_eq!(server.hits("/loop"), 4, "first request and three redirects");
+    assert_eq!(server.hits("/loop"), 1, "a loop stops at the first repeat");
+
+    let long = fetcher.get(&format!("{base}/chain1")).await.unwrap_err();
+    assert!(
+        matches!(long, FetchError::TooManyRedirects { limit: 3, .. }),
+        "{long}"
+    );
+    let hits: usize = (1..=5)
+        .map(|step| server.hits(&format!("/chain{step}")))
+        .sum();
+    assert_eq!(hits, 4, "first request and three redirects");
 
     let started = std::time::Instant::now();
     let slow = fetcher.get(&format!("{base}/slow")).await.unwrap_err();
@@ -315,4 +331,68 @@ async fn sends_the_user_agent_and_keeps_no_cookie() {
     let headers = server.last_headers("/check").unwrap();
     assert_eq!(headers["user-agent"], "vigie-test-agent/1");
     assert!(headers.get("cookie").is_none(), "no cookie sent back");
+}
+
+/// Credentials a source sends (an API token) go to the first server and its own redirects,
+/// never to another origin that a redirect points at; a JSON POST is not redirected.
+#[tokio::test]
+async fn credentials_stay_with_the_first_origin() {
+    let (first, other) = pair_on("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap()).await;
+    first.set("/api", Page::redirect(302, "/api/v2"));
+    first.set(
+        "/api/v2",
+        Page::redirect(302, &other.url_for("127.0.0.2", "/elsewhere")),
+    );
+    other.set("/elsewhere", Page::json("{}"));
+    first.set(
+        "/login",
+        Page::redirect(307, &other.url_for("127.0.0.2", "/elsewhere")),
+    );
+    let config = FetchConfig {
+        allow_private_addresses: true,
+        ..fetch_config()
+    };
+    let dns = DnsConfig {
+        nameservers: vec!["127.0.0.1:9".parse().unwrap()],
+        timeout_ms: 100,
+        attempts: 1,
+        concurrency: 1,
+    };
+    let fetcher = Fetcher::new(&config, &dns).unwrap();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", "Bearer token-1".parse().unwrap());
+    headers.insert("x-api-hint", "kept".parse().unwrap());
+
+    let request = vigie::net::fetch::Request {
+        headers: headers.clone(),
+        json: None,
+    };
+    let fetched = fetcher
+        .send(&first.url_for("127.0.0.1", "/api"), request)
+        .await
+        .unwrap();
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.redirects.len(), 2);
+    let same_origin = first.last_headers("/api/v2").unwrap();
+    assert_eq!(same_origin["authorization"], "Bearer token-1");
+    let elsewhere = other.last_headers("/elsewhere").unwrap();
+    assert!(elsewhere.get("authorization").is_none(), "{elsewhere:?}");
+    assert_eq!(elsewhere["x-api-hint"], "kept");
+
+    let body = serde_json::json!({"identifier": "watcher"});
+    let request = vigie::net::fetch::Request {
+        headers,
+        json: Some(&body),
+    };
+    let posted = fetcher
+        .send(&first.url_for("127.0.0.1", "/login"), request)
+        .await
+        .unwrap();
+    assert_eq!(posted.status, 307, "the POST answer is returned as it is");
+    assert!(posted.redirects.is_empty());
+    assert_eq!(
+        other.hits("/elsewhere"),
+        1,
+        "only the GET reached the other origin"
+    );
 }

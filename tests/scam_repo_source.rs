@@ -81,7 +81,7 @@ async fn visit_once(
     config: &Config,
 ) -> Result<VisitStats, ScamRepositoryError> {
     let site = &config.scam_repositories["fraudmails"];
-    let client = http_client(&site.fetch).unwrap();
+    let client = http_client(&site.fetch, &config.dns).unwrap();
     let config = Arc::new(config.clone());
     visit(ctx, &config, site, &client, &mut MatcherCache::default()).await
 }

@@ -35,7 +35,7 @@ fn social_config(dir: &std::path::Path, table: &str, watchlists: &[(&str, &str)]
 
 async fn round(ctx: &SourceContext, config: &Config) -> Result<RoundStats, SocialError> {
     let social = config.social.values().next().unwrap();
-    let client = http_client(&social.fetch).unwrap();
+    let client = http_client(&social.fetch, &config.dns).unwrap();
     let config = Arc::new(config.clone());
     search_round(ctx, &config, social, &client, &mut MatcherCache::default()).await
 }

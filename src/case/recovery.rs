@@ -440,6 +440,7 @@ mod tests {
             redirects: Vec::new(),
             address: Some("203.0.113.7:80".parse().unwrap()),
             content_type: Some("text/html".into()),
+            headers: Default::default(),
             body: html.as_bytes().to_vec(),
             truncated: false,
             certificate: None,

@@ -1,5 +1,6 @@
 //! The safe fetcher: the one HTTP client for attacker-controlled URLs (lookalike pages, their
-//! favicons, RDAP answers, lists named in the configuration).
+//! favicons, RDAP answers, and the feed, scam_repository and social sources through
+//! [`crate::sources::http`]).
 //!
 //! A lookalike domain can point at any address, 127.0.0.1 or 10.0.0.5 included, and a page
 //! can redirect anywhere. So the fetcher:
@@ -11,8 +12,11 @@
 //!   slip another address in;
 //! - checks IP literals in URLs (which reqwest connects to without resolving) before the
 //!   request;
-//! - follows redirects itself, up to `max_redirects`, checking each new URL the same way;
-//! - reads at most `max_body_bytes` of a body, keeps no cookie, uses no proxy, runs nothing.
+//! - follows redirects itself, up to `max_redirects`, checking each new URL the same way,
+//!   stopping at the first URL seen twice (a loop), and dropping the `Authorization` and
+//!   `Cookie` headers of the request once a redirect leaves the first origin;
+//! - reads at most `max_body_bytes` of a body, after gzip decompression, keeps no cookie,
+//!   uses no proxy, runs nothing.
 //!
 //! `allow_private_addresses` lifts the address check (tests, labs); `allow_networks` lifts
 //! it for listed networks only.
@@ -50,6 +54,8 @@ pub enum FetchError {
     },
     #[error("cannot fetch {url}: more than {limit} redirects (fetch.max_redirects)")]
     TooManyRedirects { url: String, limit: u32 },
+    #[error("cannot fetch {url}: redirect loop back to {to}")]
+    RedirectLoop { url: String, to: String },
     #[error("cannot fetch {url}: no answer within {secs} s (fetch.timeout_secs)")]
     Timeout { url: String, secs: u64 },
     #[error("cannot fetch {url}: {reason}")]
@@ -85,12 +91,24 @@ pub struct Fetched {
     /// Address the last answer came from.
     pub address: Option<SocketAddr>,
     pub content_type: Option<String>,
+    /// Headers of the last answer.
+    pub headers: reqwest::header::HeaderMap,
     /// The body, cut at `max_body_bytes`.
     pub body: Vec<u8>,
     /// Whether the body was longer than `max_body_bytes`.
     pub truncated: bool,
     /// DER of the server's leaf certificate, for HTTPS.
     pub certificate: Option<Vec<u8>>,
+}
+
+/// One request for [`Fetcher::send`].
+#[derive(Debug, Clone, Default)]
+pub struct Request<'a> {
+    /// Headers added to the fetcher's own (`User-Agent`, `Accept-Encoding`).
+    pub headers: reqwest::header::HeaderMap,
+    /// A JSON body: the request is then a POST, and a redirect answer is returned as it is
+    /// instead of being followed.
+    pub json: Option<&'a serde_json::Value>,
 }
 
 /// The address policy: which addresses the fetcher may connect to.
@@ -354,8 +372,19 @@ impl Fetcher {
         url: &str,
         accept: Option<&str>,
     ) -> Result<Fetched, FetchError> {
+        let mut request = Request::default();
+        if let Some(value) = accept.and_then(|text| text.parse().ok()) {
+            request.headers.insert(reqwest::header::ACCEPT, value);
+        }
+        self.send(url, request).await
+    }
+
+    /// Sends `request` to `url` under the address policy and the `[fetch]` limits. Any HTTP
+    /// status is an answer; only a refused address, a transport failure, a timeout or too
+    /// many redirects are errors.
+    pub async fn send(&self, url: &str, request: Request<'_>) -> Result<Fetched, FetchError> {
         let parsed = parse_url(url)?;
-        match tokio::time::timeout(self.timeout, self.follow(parsed, accept)).await {
+        match tokio::time::timeout(self.timeout, self.follow(parsed, request)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
                 url: url.to_owned(),
@@ -372,15 +401,28 @@ impl Fetcher {
             .map_err(|refusal| from_refusal(&url, refusal))
     }
 
-    async fn follow(&self, mut url: Url, accept: Option<&str>) -> Result<Fetched, FetchError> {
-        let mut redirects = Vec::new();
+    async fn follow(&self, mut url: Url, request: Request<'_>) -> Result<Fetched, FetchError> {
+        let mut redirects: Vec<Hop> = Vec::new();
+        let origin = url.origin();
+        let mut headers = request.headers;
         loop {
             self.check_literal(&url)?;
-            let mut request = self.client.get(url.clone());
-            if let Some(accept) = accept {
-                request = request.header(reqwest::header::ACCEPT, accept);
+            if url.origin() != origin {
+                // Credentials meant for the first server never go to another one.
+                for name in [
+                    reqwest::header::AUTHORIZATION,
+                    reqwest::header::COOKIE,
+                    reqwest::header::PROXY_AUTHORIZATION,
+                ] {
+                    headers.remove(name);
+                }
             }
-            let response = request
+            let builder = match request.json {
+                Some(json) => self.client.post(url.clone()).json(json),
+                None => self.client.get(url.clone()),
+            };
+            let response = builder
+                .headers(headers.clone())
                 .send()
                 .await
                 .map_err(|error| request_error(&url, &error, self.timeout))?;
@@ -391,7 +433,8 @@ impl Fetcher {
                 .then(|| response.headers().get(reqwest::header::LOCATION))
                 .flatten()
                 .and_then(|value| value.to_str().ok())
-                .map(str::to_owned);
+                .map(str::to_owned)
+                .filter(|_| request.json.is_none());
             let Some(location) = location else {
                 return self.read(url, response, redirects).await;
             };
@@ -411,6 +454,12 @@ impl Fetcher {
                 url: url.to_string(),
                 reason: format!("invalid redirect location {location:?}: {error}"),
             })?;
+            if redirects.iter().any(|hop| hop.url == next.as_str()) {
+                return Err(FetchError::RedirectLoop {
+                    url: redirects[0].url.clone(),
+                    to: next.to_string(),
+                });
+            }
             url = check_scheme(next)?;
         }
     }
@@ -438,8 +487,8 @@ impl Fetcher {
     ) -> Result<Fetched, FetchError> {
         let status = response.status().as_u16();
         let address = response.remote_addr();
-        let content_type = response
-            .headers()
+        let headers = response.headers().clone();
+        let content_type = headers
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
@@ -471,6 +520,7 @@ impl Fetcher {
             redirects,
             address,
             content_type,
+            headers,
             body,
             truncated,
             certificate,

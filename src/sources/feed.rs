@@ -90,7 +90,8 @@ pub async fn run(ctx: SourceContext) {
 
 async fn run_feed(ctx: SourceContext, feed: FeedConfig) {
     let name = source_name(&feed);
-    let client = match super::http_client(&feed.fetch) {
+    let dns = ctx.config.borrow().dns.clone();
+    let client = match super::http_client(&feed.fetch, &dns) {
         Ok(client) => client,
         Err(error) => {
             warn!(source = %name, %error, "Cannot build the HTTP client of the feed.");

@@ -504,17 +504,27 @@ pub async fn prune_seen(
     Ok(tokio::task::spawn_blocking(move || store.prune_seen(&source, before)).await??)
 }
 
-/// Builds the HTTP client of a source from its settings.
+/// Builds the HTTP client of a source from its settings; host names are resolved through
+/// `[dns]`.
 pub fn http_client(
     settings: &crate::config::FetchSettings,
+    dns: &crate::config::DnsConfig,
 ) -> Result<http::HttpClient, http::HttpError> {
-    http::HttpClient::new(http::HttpSettings {
-        user_agent: settings.user_agent.clone(),
-        timeout: std::time::Duration::from_secs(settings.timeout_secs),
-        max_bytes: settings.max_bytes,
-        max_redirects: settings.max_redirects,
-        allow_private_addresses: settings.allow_private_addresses,
-    })
+    let resolver =
+        crate::net::dns::Resolver::new(dns).map_err(|error| http::HttpError::Transport {
+            url: String::new(),
+            reason: format!("cannot set up the [dns] resolver: {error}"),
+        })?;
+    http::HttpClient::new(
+        http::HttpSettings {
+            user_agent: settings.user_agent.clone(),
+            timeout: std::time::Duration::from_secs(settings.timeout_secs),
+            max_bytes: settings.max_bytes,
+            max_redirects: settings.max_redirects,
+            allow_private_addresses: settings.allow_private_addresses,
+        },
+        std::sync::Arc::new(resolver),
+    )
 }
 
 /// Returns the keys of an item's text for the seen-items table: a SHA-256 of its words, so

@@ -106,7 +106,8 @@ pub async fn run(ctx: SourceContext) {
 
 async fn run_site(ctx: SourceContext, site: ScamRepositoryConfig) {
     let name = source_name(&site);
-    let client = match super::http_client(&site.fetch) {
+    let dns = ctx.config.borrow().dns.clone();
+    let client = match super::http_client(&site.fetch, &dns) {
         Ok(client) => client,
         Err(error) => {
             warn!(source = %name, %error, "Cannot build the HTTP client of the site.");

@@ -113,7 +113,8 @@ pub async fn run(ctx: SourceContext) {
 
 async fn run_social(ctx: SourceContext, social: SocialConfig) {
     let name = source_name(&social);
-    let client = match super::http_client(&social.fetch) {
+    let dns = ctx.config.borrow().dns.clone();
+    let client = match super::http_client(&social.fetch, &dns) {
         Ok(client) => client,
         Err(error) => {
             warn!(source = %name, %error, "Cannot build the HTTP client of the social source.");
