@@ -2,7 +2,7 @@
 //! answer with a registrar and a nested abuse contact (a gTLD registry's shape), an address
 //! answer with a nested abuse contact and origin AS numbers (ARIN's shape), one with a
 //! top-level abuse contact and a country (RIPE's shape). The bootstrap files are downloaded
-//! from the same server and cached.
+//! from the same server and cached; the shipped copies stand in when nothing is downloaded.
 
 mod support;
 
@@ -110,14 +110,53 @@ async fn bootstrap_is_downloaded_once_and_cached() {
     assert_eq!(world.server.hits("/iana/dns.json"), 1, "fresh copy reused");
     assert_eq!(again.dns, bootstrap.dns);
 
-    // A broken download does not replace the good copy.
+    // A broken download does not replace the good copy, which stays in use.
     world.server.set("/iana/dns.json", Page::json("{not json"));
-    let error = Bootstrap::refresh(&world.fetcher, &iana, cache.path(), Duration::ZERO)
+    let kept = Bootstrap::refresh(&world.fetcher, &iana, cache.path(), Duration::ZERO)
         .await
-        .unwrap_err();
-    assert!(error.to_string().contains("/iana/dns.json"), "{error}");
-    let kept = Bootstrap::load(cache.path()).unwrap();
+        .unwrap();
+    assert_eq!(world.server.hits("/iana/dns.json"), 2);
     assert_eq!(kept.dns, bootstrap.dns);
+    let on_disk = Bootstrap::load(cache.path()).unwrap();
+    assert_eq!(on_disk.dns, bootstrap.dns);
+}
+
+/// With IANA out of reach and nothing cached, the shipped copies answer; nothing is written
+/// to the cache, so the next refresh tries the download again.
+#[tokio::test]
+async fn shipped_bootstrap_stands_in_when_nothing_is_downloaded() {
+    let world = world().await;
+    let cache = tempfile::tempdir().unwrap();
+    let missing = format!("{}/nothing-here/", world.base);
+    let bootstrap = Bootstrap::refresh(
+        &world.fetcher,
+        &missing,
+        cache.path(),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let shipped = Bootstrap::shipped();
+    assert_eq!(bootstrap.dns, shipped.dns);
+    assert_eq!(bootstrap.publication, shipped.publication);
+    assert!(
+        bootstrap
+            .domain_server("examp1e-login.com")
+            .is_some_and(|server| server.starts_with("https://rdap.verisign.com/")),
+        "{:?}",
+        bootstrap.domain_server("examp1e-login.com")
+    );
+    assert!(
+        bootstrap
+            .ip_server("8.8.8.8".parse().unwrap())
+            .is_some_and(|server| server.contains("arin.net"))
+    );
+    assert_eq!(world.server.hits("/nothing-here/dns.json"), 1);
+    assert!(!cache.path().join("dns.json").exists());
+
+    // A bootstrap_dir without the files reads the shipped ones as well.
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(Bootstrap::load(empty.path()).unwrap().dns, shipped.dns);
 }
 
 async fn client(world: &World) -> RdapClient {

@@ -144,7 +144,8 @@ pub struct RdapConfig {
     pub enabled: bool,
     /// Folder holding IANA's bootstrap files `dns.json`, `ipv4.json` and `ipv6.json`, kept up
     /// to date by the operator. Default: none, the files are downloaded from `bootstrap_url`
-    /// into `rdap/` under the state folder.
+    /// into `rdap/` under the state folder. The copies built into vigie stand in for a file
+    /// that is missing from the folder, or neither downloaded nor cached.
     pub bootstrap_dir: Option<PathBuf>,
     /// Where IANA's bootstrap files are downloaded from. Default: `https://data.iana.org/rdap/`.
     pub bootstrap_url: String,

@@ -4,10 +4,12 @@
 //! The server to ask comes from IANA's bootstrap files (RFC 9224): `dns.json` maps top-level
 //! domains to their registry's RDAP server, `ipv4.json` and `ipv6.json` map address blocks to
 //! their regional registry. [`Bootstrap::refresh`] downloads them from `[rdap] bootstrap_url`
-//! into the state folder and reads them from there until they are `refresh_secs` old;
-//! `[rdap] bootstrap_dir` names a folder of copies the operator keeps instead. An address that
-//! no bootstrap file covers is asked of `[rdap] ip_server`, a registry that redirects to the
-//! right one.
+//! into the state folder and reads them from there until they are `bootstrap_refresh_secs`
+//! old; `[rdap] bootstrap_dir` names a folder of copies the operator keeps instead. Copies of
+//! the three files are built into vigie ([`SHIPPED`]); one is used for a file that can be
+//! neither read from `bootstrap_dir`, nor downloaded, nor found in the cache, so RDAP works
+//! from the first start without network access to IANA. An address that no bootstrap file
+//! covers is asked of `[rdap] ip_server`, a registry that redirects to the right one.
 //!
 //! The answers are fetched through the safe fetcher and read from their JSON by hand rather
 //! than with icann-rdap-client, which brings its own HTTP client and so would bypass the
@@ -25,6 +27,21 @@ use crate::net::fetch::{FetchError, Fetcher};
 
 /// Names of IANA's bootstrap files that vigie reads.
 pub const BOOTSTRAP_FILES: [&str; 3] = ["dns.json", "ipv4.json", "ipv6.json"];
+
+/// IANA's bootstrap files as shipped in `data/rdap/`, in the order of [`BOOTSTRAP_FILES`].
+/// IANA's protocol registries are dedicated to the public domain (CC0 1.0).
+pub const SHIPPED: [(&str, &str); 3] = [
+    ("dns.json", include_str!("../../data/rdap/dns.json")),
+    ("ipv4.json", include_str!("../../data/rdap/ipv4.json")),
+    ("ipv6.json", include_str!("../../data/rdap/ipv6.json")),
+];
+
+fn shipped(name: &str) -> Option<&'static str> {
+    SHIPPED
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, text)| *text)
+}
 
 /// Error of an RDAP lookup.
 #[derive(Debug, thiserror::Error)]
@@ -67,15 +84,32 @@ pub struct Bootstrap {
 }
 
 impl Bootstrap {
-    /// Loads the bootstrap files of `dir` (`dns.json`, `ipv4.json`, `ipv6.json`; missing
-    /// ones are skipped).
+    /// The bootstrap files built into vigie.
+    pub fn shipped() -> Bootstrap {
+        let mut bootstrap = Bootstrap::default();
+        for (name, text) in SHIPPED {
+            // Checked by the unit test `shipped_files_parse`.
+            if let Err(error) = bootstrap.add(name, text, &format!("shipped {name}")) {
+                tracing::error!(%error, "A shipped RDAP bootstrap file does not parse.");
+            }
+        }
+        bootstrap
+    }
+
+    /// Loads the bootstrap files of `dir` (`dns.json`, `ipv4.json`, `ipv6.json`); the
+    /// shipped copy stands in for a missing one.
     pub fn load(dir: &Path) -> Result<Bootstrap, RdapError> {
         let mut bootstrap = Bootstrap::default();
         for name in BOOTSTRAP_FILES {
             let path = dir.join(name);
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    if let Some(text) = shipped(name) {
+                        bootstrap.add(name, text, &format!("shipped {name}"))?;
+                    }
+                    continue;
+                }
                 Err(error) => {
                     return Err(RdapError::Bootstrap {
                         file: path.display().to_string(),
@@ -90,7 +124,8 @@ impl Bootstrap {
 
     /// Reads the bootstrap files of `cache` when they are younger than `max_age`, else
     /// downloads them from `base_url` through the fetcher, checks them and writes them to
-    /// `cache`. A file that cannot be downloaded is taken from the cache whatever its age.
+    /// `cache`. A file that cannot be downloaded, or whose download does not parse, is taken
+    /// from the cache whatever its age, else from the shipped copies.
     pub async fn refresh(
         fetcher: &Fetcher,
         base_url: &str,
@@ -122,19 +157,31 @@ impl Bootstrap {
                     }
                 }
             };
-            let text = match text {
-                Some(text) => {
-                    // Checked before it replaces a good copy.
-                    Bootstrap::default().add(name, &text, &url)?;
-                    std::fs::write(&path, &text).map_err(|e| cache_error(&path, e))?;
-                    text
+            // Checked before it replaces a good copy.
+            let text = text.filter(|text| match Bootstrap::default().add(name, text, &url) {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::warn!(%error, "Keeping the earlier RDAP bootstrap file.");
+                    false
                 }
-                None => match std::fs::read_to_string(&path) {
-                    Ok(text) => text,
-                    Err(_) => continue,
-                },
+            });
+            if let Some(text) = &text {
+                std::fs::write(&path, text).map_err(|e| cache_error(&path, e))?;
+            }
+            let cached = || std::fs::read_to_string(&path).ok();
+            let read = match text.or_else(cached) {
+                Some(text) => bootstrap.add(name, &text, &path.display().to_string()),
+                None => Err(RdapError::Bootstrap {
+                    file: path.display().to_string(),
+                    reason: "neither downloaded nor cached".to_owned(),
+                }),
             };
-            bootstrap.add(name, &text, &path.display().to_string())?;
+            if let Err(error) = read {
+                tracing::warn!(%error, "Using the shipped RDAP bootstrap file.");
+                if let Some(text) = shipped(name) {
+                    bootstrap.add(name, text, &format!("shipped {name}"))?;
+                }
+            }
         }
         Ok(bootstrap)
     }
@@ -533,6 +580,32 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shipped_files_parse() {
+        let mut bootstrap = Bootstrap::default();
+        for (name, text) in SHIPPED {
+            bootstrap.add(name, text, name).unwrap();
+        }
+        assert!(bootstrap.publication.is_some());
+        assert!(bootstrap.dns.len() > 1000, "{} TLDs", bootstrap.dns.len());
+        assert!(
+            bootstrap
+                .domain_server("paypal.com")
+                .is_some_and(|s| s.contains("verisign")),
+            "{:?}",
+            bootstrap.domain_server("paypal.com")
+        );
+        let server = |ip: &str| bootstrap.ip_server(ip.parse().unwrap()).map(str::to_owned);
+        assert!(server("8.8.8.8").is_some_and(|s| s.contains("arin")));
+        assert!(server("193.0.6.139").is_some_and(|s| s.contains("ripe")));
+        assert!(server("2001:67c:2e8::1").is_some_and(|s| s.contains("ripe")));
+        assert_eq!(
+            Bootstrap::shipped().dns.len(),
+            bootstrap.dns.len(),
+            "Bootstrap::shipped reads the same files"
+        );
+    }
 
     #[test]
     fn bootstrap_picks_longest_match_and_https() {
