@@ -1,7 +1,8 @@
 //! The change watch end to end: a low-severity lookalike whose page is parked is checked, stays
 //! low and quiet; its page turns into a copy of the real login page; the next check raises it
 //! to critical and alerts again with the before and after. `vigie finding show` then prints
-//! the page, ownership and mail evidence and the history.
+//! the page, ownership and mail evidence and the history. A lookalike whose zone moves to a
+//! new mail server and gains an address is raised and alerts again with the before and after.
 
 mod support;
 
@@ -34,7 +35,7 @@ const HOST: &str = "examp1e.lab.test";
 
 struct World {
     dir: tempfile::TempDir,
-    _dns: TestDns,
+    dns: TestDns,
     server: WebServer,
     config: Arc<vigie::config::Config>,
     store: Arc<Store>,
@@ -121,7 +122,7 @@ url = "http://127.0.0.1:9/hook"
     };
     World {
         dir,
-        _dns: dns,
+        dns,
         server,
         config,
         store,
@@ -270,6 +271,104 @@ async fn parked_page_turning_into_a_clone_raises_the_finding_and_alerts() {
     );
 
     show_prints_everything(&world, id);
+}
+
+#[tokio::test]
+async fn new_mail_server_and_address_raise_the_finding_and_alert() {
+    let world = world().await;
+    let id = match world
+        .ctx
+        .pipeline
+        .submit(lookalike(world.server.addr.port()))
+        .await
+        .unwrap()
+    {
+        vigie::pipeline::Submitted::Recorded { recorded, .. } => recorded.finding_id(),
+        other => panic!("not recorded: {other:?}"),
+    };
+    let watcher = Watcher::new(&world.config).await;
+    let now = OffsetDateTime::now_utc();
+    watcher.round(&world.ctx, now).await;
+    let first = world.store.finding(id).unwrap().unwrap();
+    assert_eq!(first.severity, Severity::Low);
+    assert_eq!(world.store.outbox_for_finding(id).unwrap().len(), 1);
+
+    // The page stays parked; the zone moves mail to another provider and adds an address.
+    world.dns.set_zone(
+        "lab.test.",
+        "@ 3600 IN SOA ns hostmaster 2 7200 900 1209600 300\n\
+         @ 3600 IN NS ns\nns 3600 IN A 127.0.0.1\n\
+         examp1e 3600 IN A 127.0.0.1\n\
+         examp1e 3600 IN A 127.0.0.2\n\
+         examp1e 3600 IN MX 0 examp1e-lab-test.mail.protection.outlook.com.\n",
+    );
+    let later = now + time::Duration::hours(2);
+    watcher.round(&world.ctx, later).await;
+    let moved = world.store.finding(id).unwrap().unwrap();
+    assert_eq!(moved.severity, Severity::Medium, "{:?}", moved.reasons);
+    assert_eq!(moved.score, 30 + vigie::watch::MOVE_POINTS);
+    assert!(
+        moved.reasons.iter().any(|r| r
+            == "records: new mail server examp1e-lab-test.mail.protection.outlook.com \
+                (before: aspmx.l.google.com)"),
+        "{:?}",
+        moved.reasons
+    );
+    assert!(
+        moved
+            .reasons
+            .iter()
+            .any(|r| r == "records: new address 127.0.0.2 (before: 127.0.0.1)"),
+        "{:?}",
+        moved.reasons
+    );
+    assert_eq!(moved.evidence["mail"]["mx"][0]["provider"], "Microsoft 365");
+
+    let outbox = world.store.outbox_for_finding(id).unwrap();
+    assert_eq!(outbox.len(), 2, "one alert for the change");
+    let alert = &outbox[1].payload;
+    assert_eq!(alert["event"], "changed");
+    let changes = alert["changes"].as_array().unwrap();
+    let change = |fact: &str| {
+        changes
+            .iter()
+            .find(|c| c["fact"] == fact)
+            .unwrap_or_else(|| panic!("no change of {fact}: {changes:?}"))
+    };
+    assert_eq!(
+        change("mx")["before"],
+        serde_json::json!(["aspmx.l.google.com"])
+    );
+    assert_eq!(
+        change("mx")["after"],
+        serde_json::json!(["examp1e-lab-test.mail.protection.outlook.com"])
+    );
+    assert_eq!(change("a")["before"], serde_json::json!(["127.0.0.1"]));
+    assert_eq!(
+        change("a")["after"],
+        serde_json::json!(["127.0.0.1", "127.0.0.2"])
+    );
+    assert_eq!(change("severity")["before"][0], "low");
+    assert_eq!(change("severity")["after"][0], "medium");
+
+    // The old mail server comes back: a value seen before raises nothing and alerts nothing.
+    world.dns.set_zone(
+        "lab.test.",
+        "@ 3600 IN SOA ns hostmaster 3 7200 900 1209600 300\n\
+         @ 3600 IN NS ns\nns 3600 IN A 127.0.0.1\n\
+         examp1e 3600 IN A 127.0.0.1\n\
+         examp1e 3600 IN MX 10 aspmx.l.google.com.\n",
+    );
+    watcher
+        .round(&world.ctx, later + time::Duration::hours(2))
+        .await;
+    let back = world.store.finding(id).unwrap().unwrap();
+    assert_eq!(back.score, moved.score);
+    assert_eq!(world.store.outbox_for_finding(id).unwrap().len(), 2);
+    assert_eq!(
+        back.facts["mx"],
+        BTreeSet::from(["aspmx.l.google.com".to_string()])
+    );
 }
 
 fn show_prints_everything(world: &World, id: i64) {

@@ -28,13 +28,13 @@ struct Previous {
 
 pub(super) const FINDING_COLUMNS: &str = "id, fingerprint, kind, source, watchlist, subject, imitates, \
     techniques, reasons, severity, score, indicators, facts, evidence, first_seen, last_seen, \
-    revision, sightings, status";
+    revision, sightings, status, known_facts";
 
 /// [`FINDING_COLUMNS`] for a query where the findings table is named `f`.
 pub(super) const FINDING_COLUMNS_PREFIXED: &str = "f.id, f.fingerprint, f.kind, f.source, \
     f.watchlist, f.subject, f.imitates, f.techniques, f.reasons, f.severity, f.score, \
     f.indicators, f.facts, f.evidence, f.first_seen, f.last_seen, f.revision, f.sightings, \
-    f.status";
+    f.status, f.known_facts";
 
 impl Store {
     /// Records one sighting and, when it is new or a fact gained a value never seen before, one outbox row per
@@ -503,6 +503,9 @@ pub(super) fn read_finding(row: &Row<'_>) -> rusqlite::Result<Result<StoredFindi
     let (indicators, facts, evidence) = (text(11)?, text(12)?, text(13)?);
 
     let decoded = || -> Result<StoredFinding, StoreError> {
+        let facts: Facts = parse_json("facts", &row_name, &facts)?;
+        let mut known_facts: Facts = parse_json("known_facts", &row_name, &text(19)?)?;
+        merge_facts(&mut known_facts, &facts);
         Ok(StoredFinding {
             id,
             fingerprint: text(1)?,
@@ -517,13 +520,14 @@ pub(super) fn read_finding(row: &Row<'_>) -> rusqlite::Result<Result<StoredFindi
                 .ok_or_else(|| corrupt("severity", &row_name, &severity))?,
             score: row.get(10)?,
             indicators: parse_json("indicators", &row_name, &indicators)?,
-            facts: parse_json("facts", &row_name, &facts)?,
+            facts,
             evidence: parse_json("evidence", &row_name, &evidence)?,
             first_seen: from_millis(row.get(14)?),
             last_seen: from_millis(row.get(15)?),
             revision: row.get(16)?,
             sightings: u64::try_from(row.get::<_, i64>(17)?).unwrap_or(0),
             status: text(18)?,
+            known_facts,
         })
     };
     Ok(decoded())

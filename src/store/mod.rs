@@ -255,6 +255,8 @@ pub struct StoredFinding {
     pub sightings: u64,
     /// Triage status: `open` until an analyst changes it.
     pub status: String,
+    /// Every value each fact has had, the current ones included.
+    pub known_facts: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Kind of entry in a finding's history.

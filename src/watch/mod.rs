@@ -4,10 +4,11 @@
 //!
 //! A reading carries facts (`a`, `aaaa`, `mx`, `ns`, and the namespaced `web.state` (`live`
 //! or nothing), `web.login-form`, `web.payment-form`, `web.similarity`, `web.final-host`,
-//! `web.address`), a score raised by what the page shows, and the evidence entries `web`,
-//! `ownership` and `mail`. The store alerts when a fact gains a value never seen before or the
-//! severity rises, with the before and after; so a parked page that turns into a copy of the
-//! login page alerts again at a higher severity.
+//! `web.address`), a score raised by what the page shows and by what the records gained (a
+//! first or a new mail server, a new address), and the evidence entries `web`, `ownership` and
+//! `mail`. The store alerts when a fact gains a value never seen before or the severity rises,
+//! with the before and after; so a parked page that turns into a copy of the login page, or a
+//! lookalike that gains a mail server, alerts again at a higher severity.
 //!
 //! A live page is checked every `live_interval_secs`, a parked or for-sale one every
 //! `parked_interval_secs`, a host that serves nothing every `unreachable_interval_secs`. The
@@ -39,28 +40,44 @@ use crate::store::{StoredFinding, WebCheck};
 /// Source name of the watch's sightings.
 pub const SOURCE: &str = "web-watch";
 
-/// Prefix of the reasons the watch writes, so that a new reading replaces the old ones.
+/// Prefix of the reasons the watch writes about the page, so that a new reading replaces the
+/// old ones.
 const REASON_PREFIX: &str = "page: ";
+
+/// Prefix of the reasons the watch writes about changed records; replaced the same way.
+const CHANGE_PREFIX: &str = "records: ";
+
+/// Score at least given to a lookalike that gains its first mail server: it can now receive
+/// (and usually send) mail under the brand's look.
+pub const MAIL_SCORE: u8 = 60;
+
+/// Points added to the stored score when a lookalike moves to a new mail server or address.
+pub const MOVE_POINTS: u8 = 10;
 
 /// Addresses of one host whose network is looked up in RDAP.
 const MAX_RDAP_ADDRESSES: usize = 2;
 
-/// Runs the change watch until shutdown.
+/// Runs the change watch until shutdown. The watcher is built again after a reload and once
+/// `[rdap] bootstrap_refresh_secs` have passed, which reads the reference pages and the RDAP
+/// bootstrap files again.
 pub async fn run(mut ctx: SourceContext) {
-    let mut watcher: Option<(Arc<Config>, Watcher)> = None;
+    let mut watcher: Option<(Arc<Config>, std::time::Instant, Watcher)> = None;
     loop {
         let config = ctx.config.borrow_and_update().clone();
         if config.evidence.enabled {
-            let current = match watcher.take() {
-                Some((built, w)) if Arc::ptr_eq(&built, &config) => w,
-                _ => Watcher::new(&config).await,
+            let max_age = Duration::from_secs(config.rdap.bootstrap_refresh_secs.max(60));
+            let (built_at, current) = match watcher.take() {
+                Some((built, at, w)) if Arc::ptr_eq(&built, &config) && at.elapsed() < max_age => {
+                    (at, w)
+                }
+                _ => (std::time::Instant::now(), Watcher::new(&config).await),
             };
             let now = OffsetDateTime::now_utc();
             tokio::select! {
                 _ = ctx.shutdown.cancelled() => return,
                 () = current.round(&ctx, now) => {}
             }
-            watcher = Some((config.clone(), current));
+            watcher = Some((config.clone(), built_at, current));
         }
         let poll = Duration::from_secs(config.evidence.poll_secs);
         tokio::select! {
@@ -275,16 +292,25 @@ impl Reading {
     /// Turns the reading into a sighting of `stored`.
     pub fn into_finding(self, stored: &StoredFinding) -> Finding {
         let (score, web_reasons) = score(stored.score, &self.web);
+        let (score, change_reasons) = match &self.records {
+            Some(records) => record_changes(stored, records, score),
+            None => (score, Vec::new()),
+        };
         let mut reasons: Vec<String> = stored
             .reasons
             .iter()
-            .filter(|r| !r.starts_with(REASON_PREFIX))
+            .filter(|r| !r.starts_with(REASON_PREFIX) && !r.starts_with(CHANGE_PREFIX))
             .cloned()
             .collect();
         reasons.extend(
             web_reasons
                 .into_iter()
                 .map(|r| format!("{REASON_PREFIX}{r}")),
+        );
+        reasons.extend(
+            change_reasons
+                .into_iter()
+                .map(|r| format!("{CHANGE_PREFIX}{r}")),
         );
 
         let mut facts = BTreeMap::new();
@@ -383,6 +409,70 @@ pub fn score(base: u8, web: &WebEvidence) -> (u8, Vec<String>) {
     }
     if reasons.is_empty() {
         reasons.push("serves a live page".to_owned());
+    }
+    (score, reasons)
+}
+
+/// Raises `score` for what the records gained since the stored sighting, and says why.
+///
+/// Only records the finding already had are compared, so the first reading of a finding that
+/// came without records (from CT or a feed) changes nothing, and a value is new only when no
+/// earlier sighting had it, so round-robin answers raise nothing. A first mail server raises
+/// the score to [`MAIL_SCORE`] at least; a new mail server besides or instead of earlier
+/// ones, a first address, or a new address raises it to the stored score plus
+/// [`MOVE_POINTS`].
+pub fn record_changes(stored: &StoredFinding, records: &Records, score: u8) -> (u8, Vec<String>) {
+    let mut score = score;
+    let mut reasons = Vec::new();
+    let moved = stored.score.saturating_add(MOVE_POINTS).min(100);
+    let list = |values: &BTreeSet<String>| {
+        if values.is_empty() {
+            "none".to_owned()
+        } else {
+            values.iter().cloned().collect::<Vec<_>>().join(", ")
+        }
+    };
+
+    let known = &stored.known_facts;
+    if let Some(before) = known.get("mx") {
+        let gained: BTreeSet<String> = records.mx.difference(before).cloned().collect();
+        if !gained.is_empty() {
+            if before.is_empty() {
+                score = score.max(MAIL_SCORE);
+                reasons.push(format!("now takes mail: MX {}", list(&gained)));
+            } else {
+                score = score.max(moved);
+                reasons.push(format!(
+                    "new mail server {} (before: {})",
+                    list(&gained),
+                    list(before)
+                ));
+            }
+        }
+    }
+
+    if known.contains_key("a") || known.contains_key("aaaa") {
+        let before: BTreeSet<String> = ["a", "aaaa"]
+            .iter()
+            .filter_map(|name| known.get(*name))
+            .flatten()
+            .cloned()
+            .collect();
+        let gained: BTreeSet<String> = records
+            .a
+            .iter()
+            .chain(records.aaaa.iter())
+            .filter(|address| !before.contains(*address))
+            .cloned()
+            .collect();
+        if !gained.is_empty() {
+            score = score.max(moved);
+            reasons.push(format!(
+                "new address {} (before: {})",
+                list(&gained),
+                list(&before)
+            ));
+        }
     }
     (score, reasons)
 }
@@ -545,5 +635,99 @@ async fn rdap_client(config: &Config, fetcher: &Fetcher) -> Option<RdapClient> {
             warn!(%error, "RDAP lookups are off until the bootstrap files can be read.");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Severity;
+
+    fn stored(known: &[(&str, &[&str])]) -> StoredFinding {
+        let known_facts: BTreeMap<String, BTreeSet<String>> = known
+            .iter()
+            .map(|(name, values)| {
+                let values = values.iter().map(|v| v.to_string()).collect();
+                (name.to_string(), values)
+            })
+            .collect();
+        StoredFinding {
+            id: 1,
+            fingerprint: "f".into(),
+            kind: "lookalike-domain".into(),
+            source: "lookalike".into(),
+            watchlist: "example".into(),
+            subject: "examp1e.test".into(),
+            imitates: "example.test".into(),
+            techniques: Vec::new(),
+            reasons: Vec::new(),
+            severity: Severity::Low,
+            score: 30,
+            indicators: Vec::new(),
+            facts: known_facts.clone(),
+            evidence: json!({}),
+            first_seen: OffsetDateTime::UNIX_EPOCH,
+            last_seen: OffsetDateTime::UNIX_EPOCH,
+            revision: 1,
+            sightings: 1,
+            status: "open".into(),
+            known_facts,
+        }
+    }
+
+    fn records(a: &[&str], mx: &[&str]) -> Records {
+        Records {
+            a: a.iter().map(|v| v.to_string()).collect(),
+            mx: mx.iter().map(|v| v.to_string()).collect(),
+            ..Records::default()
+        }
+    }
+
+    #[test]
+    fn first_mail_server_raises_to_medium() {
+        let before = stored(&[("a", &["198.51.100.7"]), ("mx", &[])]);
+        let (score, reasons) = record_changes(
+            &before,
+            &records(&["198.51.100.7"], &["mx.examp1e.test"]),
+            30,
+        );
+        assert_eq!(score, MAIL_SCORE);
+        assert_eq!(severity_for(score), Severity::Medium);
+        assert_eq!(reasons, ["now takes mail: MX mx.examp1e.test"]);
+    }
+
+    #[test]
+    fn values_seen_before_raise_nothing() {
+        // Round-robin: the address answered now was answered by an earlier sighting.
+        let before = stored(&[
+            ("a", &["198.51.100.7", "198.51.100.8"]),
+            ("mx", &["mx.examp1e.test"]),
+        ]);
+        let (score, reasons) = record_changes(
+            &before,
+            &records(&["198.51.100.8"], &["mx.examp1e.test"]),
+            30,
+        );
+        assert_eq!((score, reasons.len()), (30, 0));
+    }
+
+    #[test]
+    fn findings_without_records_are_not_compared() {
+        // A finding from CT has no record facts: its first reading is no change.
+        let before = stored(&[]);
+        let (score, reasons) = record_changes(
+            &before,
+            &records(&["198.51.100.7"], &["mx.examp1e.test"]),
+            30,
+        );
+        assert_eq!((score, reasons.len()), (30, 0));
+    }
+
+    #[test]
+    fn a_first_address_is_a_move() {
+        let before = stored(&[("a", &[]), ("aaaa", &[])]);
+        let (score, reasons) = record_changes(&before, &records(&["198.51.100.7"], &[]), 30);
+        assert_eq!(score, 30 + MOVE_POINTS);
+        assert_eq!(reasons, ["new address 198.51.100.7 (before: none)"]);
     }
 }

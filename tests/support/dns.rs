@@ -101,6 +101,20 @@ pub struct TestDns {
     /// UDP and TCP address of the server.
     pub addr: SocketAddr,
     server: Server<Handler>,
+    zones: std::sync::Mutex<Vec<(String, String)>>,
+    catalog: SharedCatalog,
+}
+
+/// The catalog that answers, swapped whole when a zone changes.
+type SharedCatalog = Arc<std::sync::RwLock<Arc<Catalog>>>;
+
+fn build_catalog(zones: &[(String, String)]) -> Catalog {
+    let mut catalog = Catalog::new();
+    for (origin, text) in zones {
+        let (name, handler) = zone_handler(origin, text);
+        catalog.upsert(LowerName::new(&name), vec![Arc::new(handler)]);
+    }
+    catalog
 }
 
 /// Zones and failure names for a [`TestDns`].
@@ -134,11 +148,8 @@ impl TestDnsBuilder {
 
     /// Binds UDP and TCP on the same free port of 127.0.0.1 and starts serving.
     pub async fn start(self) -> TestDns {
-        let mut catalog = Catalog::new();
-        for (origin, text) in &self.zones {
-            let (name, handler) = zone_handler(origin, text);
-            catalog.upsert(LowerName::new(&name), vec![Arc::new(handler)]);
-        }
+        let catalog: SharedCatalog =
+            Arc::new(std::sync::RwLock::new(Arc::new(build_catalog(&self.zones))));
         let servfail = self
             .servfail
             .iter()
@@ -149,20 +160,25 @@ impl TestDnsBuilder {
             let mut second = Catalog::new();
             let (zone, handler) = zone_handler(origin, text);
             second.upsert(LowerName::new(&zone), vec![Arc::new(handler)]);
-            (LowerName::new(&fqdn(name)), second)
+            (LowerName::new(&fqdn(name)), Arc::new(second))
         });
 
         let (udp, tcp) = bind_pair().await;
         let addr = udp.local_addr().expect("UDP socket has an address");
         let mut server = Server::new(Handler {
-            catalog,
+            catalog: catalog.clone(),
             servfail,
             rebind,
             first_a_served: std::sync::atomic::AtomicBool::new(false),
         });
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(5), 64);
-        TestDns { addr, server }
+        TestDns {
+            addr,
+            server,
+            zones: std::sync::Mutex::new(self.zones),
+            catalog,
+        }
     }
 }
 
@@ -179,6 +195,16 @@ impl TestDns {
             builder = builder.zone(origin, text);
         }
         builder.start().await
+    }
+
+    /// Replaces the zone `origin` (or adds it) with the zone-file `text`; the next query
+    /// is answered from it.
+    pub fn set_zone(&self, origin: &str, text: &str) {
+        let mut zones = self.zones.lock().expect("zone list lock");
+        zones.retain(|(known, _)| known != origin);
+        zones.push((origin.to_owned(), text.to_owned()));
+        let catalog = Arc::new(build_catalog(&zones));
+        *self.catalog.write().expect("catalog lock") = catalog;
     }
 
     /// Stops the server.
@@ -233,12 +259,13 @@ async fn bind_pair() -> (UdpSocket, TcpListener) {
 impl Handler {
     /// Picks the catalog that answers: the rebinding name's second catalog once its first A
     /// query was answered, else the main one.
-    fn catalog_for(&self, request: &Request) -> &Catalog {
+    fn catalog_for(&self, request: &Request) -> Arc<Catalog> {
+        let main = || self.catalog.read().expect("catalog lock").clone();
         let Some((name, second)) = &self.rebind else {
-            return &self.catalog;
+            return main();
         };
         let Some(query) = request.queries.queries().iter().find(|q| q.name() == name) else {
-            return &self.catalog;
+            return main();
         };
         let is_a = query.query_type() == hickory_server::proto::rr::RecordType::A;
         let served = if is_a {
@@ -248,15 +275,15 @@ impl Handler {
             self.first_a_served
                 .load(std::sync::atomic::Ordering::SeqCst)
         };
-        if served { second } else { &self.catalog }
+        if served { second.clone() } else { main() }
     }
 }
 
 /// Answers SERVFAIL for the listed names and passes every other request to the catalog.
 struct Handler {
-    catalog: Catalog,
+    catalog: SharedCatalog,
     servfail: HashSet<LowerName>,
-    rebind: Option<(LowerName, Catalog)>,
+    rebind: Option<(LowerName, Arc<Catalog>)>,
     first_a_served: std::sync::atomic::AtomicBool,
 }
 
