@@ -293,3 +293,136 @@ async fn read_only_store_is_named_then_recovered() {
     }
     assert_eq!(integrity(&store), "ok");
 }
+
+/// Bytes that gzip cannot shrink, so that a write of them needs new pages on the disk.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+fn mail(sha256: &str, raw: Vec<u8>) -> vigie::store::NewMail {
+    vigie::store::NewMail {
+        sha256: sha256.to_string(),
+        source: "intake".to_string(),
+        origin: "report form".to_string(),
+        folder: None,
+        uidvalidity: None,
+        uid: None,
+        received_at: time::OffsetDateTime::now_utc(),
+        message_id: None,
+        subject: Some("Your account".to_string()),
+        sender: None,
+        origin_ip: None,
+        raw,
+        analysis: serde_json::json!({}),
+        attachments: Vec::new(),
+        campaign: None,
+    }
+}
+
+/// The writers of mails, report-form reports and change-watch schedules name the store and
+/// the fix when its file system is full, as the finding writer does; nothing half-written
+/// stays behind.
+#[test]
+fn mail_report_and_schedule_writers_name_a_full_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let Some(_mount) = mount_or_skip(
+        "mail_report_and_schedule_writers_name_a_full_store",
+        &state,
+        "8m",
+    ) else {
+        return;
+    };
+    let path = state.join("vigie.db");
+    let store = vigie::store::Store::open(&path).unwrap();
+    let first = store
+        .record_mail(&mail("a", b"Subject: x\r\n\r\nhello".to_vec()))
+        .unwrap();
+    let finding = vigie::model::Finding {
+        fingerprint: "fault-finding".to_string(),
+        kind: "lookalike-domain".to_string(),
+        source: "nrd".to_string(),
+        watchlist: "example".to_string(),
+        subject: "examp1e.test".to_string(),
+        imitates: "example.test".to_string(),
+        techniques: Vec::new(),
+        reasons: Vec::new(),
+        severity: vigie::model::Severity::Low,
+        score: 30,
+        indicators: Vec::new(),
+        facts: Default::default(),
+        evidence: serde_json::json!({}),
+        observed_at: time::OffsetDateTime::now_utc(),
+    };
+    let finding_id = store
+        .record_finding(&finding, &[], &vigie::alert::render)
+        .unwrap()
+        .finding_id();
+
+    let filler = fill(&state);
+    let big = noise(2 << 20);
+    let big_text = hex::encode(&big[..1 << 20]);
+    let report = vigie::store::IntakeReport {
+        id: "r-1".to_string(),
+        mail_id: first.mail_id,
+        reporter: None,
+        comment: Some(big_text.clone()),
+        client_ip: "127.0.0.1".to_string(),
+        received_at: time::OffsetDateTime::now_utc(),
+    };
+    let errors = [
+        (
+            "record_mail",
+            store.record_mail(&mail("b", big)).unwrap_err(),
+        ),
+        (
+            "record_intake_report",
+            store.record_intake_report(&report).unwrap_err(),
+        ),
+        (
+            "schedule_web_check",
+            store
+                .schedule_web_check(
+                    finding_id,
+                    &big_text,
+                    time::OffsetDateTime::now_utc(),
+                    None,
+                    None,
+                )
+                .unwrap_err(),
+        ),
+    ];
+    let path_text = path.display().to_string();
+    for (writer, error) in &errors {
+        let text = error.to_string();
+        assert!(text.contains(&path_text), "{writer}: no path in {text}");
+        assert!(
+            text.contains("free space on it") || text.contains("check the disk"),
+            "{writer}: no fix in {text}"
+        );
+    }
+
+    // Space returns: the same writes succeed and the store is whole.
+    std::fs::remove_file(&filler).unwrap();
+    assert!(store.mails().unwrap().len() == 1, "no half-written mail");
+    store.record_intake_report(&report).unwrap();
+    store
+        .schedule_web_check(
+            finding_id,
+            "examp1e.test",
+            time::OffsetDateTime::now_utc(),
+            None,
+            None,
+        )
+        .unwrap();
+    drop(store);
+    assert_eq!(integrity(&path), "ok");
+}

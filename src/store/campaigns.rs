@@ -163,38 +163,36 @@ impl Store {
     /// documentation for the grouping rule and for duplicates.
     pub fn record_mail(&self, mail: &NewMail) -> Result<RecordedMail, StoreError> {
         let raw_gzip = gzip(&mail.raw)?;
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        self.write_transaction(|tx| {
+            if let Some((mail_id, campaign_id)) = find_mail(tx, &mail.sha256)? {
+                let campaign = match campaign_id {
+                    Some(id) => Some(load_campaign(tx, current_campaign(tx, id)?, Vec::new())?),
+                    None => None,
+                };
+                return Ok(RecordedMail {
+                    mail_id,
+                    duplicate: true,
+                    campaign,
+                });
+            }
 
-        if let Some((mail_id, campaign_id)) = find_mail(&tx, &mail.sha256)? {
+            let (campaign_id, absorbed) = match &mail.campaign {
+                Some(input) => {
+                    let (id, absorbed) = file_into_campaign(tx, mail, input)?;
+                    (Some(id), absorbed)
+                }
+                None => (None, Vec::new()),
+            };
+            let mail_id = insert_mail(tx, mail, &raw_gzip, campaign_id)?;
             let campaign = match campaign_id {
-                Some(id) => Some(load_campaign(&tx, current_campaign(&tx, id)?, Vec::new())?),
+                Some(id) => Some(load_campaign(tx, id, absorbed)?),
                 None => None,
             };
-            return Ok(RecordedMail {
+            Ok(RecordedMail {
                 mail_id,
-                duplicate: true,
+                duplicate: false,
                 campaign,
-            });
-        }
-
-        let (campaign_id, absorbed) = match &mail.campaign {
-            Some(input) => {
-                let (id, absorbed) = file_into_campaign(&tx, mail, input)?;
-                (Some(id), absorbed)
-            }
-            None => (None, Vec::new()),
-        };
-        let mail_id = insert_mail(&tx, mail, &raw_gzip, campaign_id)?;
-        let campaign = match campaign_id {
-            Some(id) => Some(load_campaign(&tx, id, absorbed)?),
-            None => None,
-        };
-        tx.commit()?;
-        Ok(RecordedMail {
-            mail_id,
-            duplicate: false,
-            campaign,
+            })
         })
     }
 
@@ -314,19 +312,21 @@ impl Store {
 
     /// Records a report of the web form, pointing at its recorded mail.
     pub fn record_intake_report(&self, report: &IntakeReport) -> Result<(), StoreError> {
-        self.lock().execute(
-            "INSERT INTO intake_reports (id, mail_id, reporter, comment, client_ip, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                report.id,
-                report.mail_id,
-                report.reporter,
-                report.comment,
-                report.client_ip,
-                to_millis(report.received_at),
-            ],
-        )?;
-        Ok(())
+        self.write_transaction(|tx| {
+            tx.execute(
+                "INSERT INTO intake_reports (id, mail_id, reporter, comment, client_ip, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    report.id,
+                    report.mail_id,
+                    report.reporter,
+                    report.comment,
+                    report.client_ip,
+                    to_millis(report.received_at),
+                ],
+            )?;
+            Ok(())
+        })
     }
 
     /// Returns the mail id of an intake report, if the report exists.

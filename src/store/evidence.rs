@@ -106,9 +106,9 @@ impl Store {
         checked: Option<&str>,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let conn = self.lock();
         let now = to_millis(OffsetDateTime::now_utc());
-        conn.execute(
+        self.write_transaction(|tx| {
+            tx.execute(
             "INSERT INTO web_checks (finding_id, host, next_at, last_at, state, failures, last_error)
              VALUES (?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN NULL ELSE ?6 END, ?4,
                      CASE WHEN ?5 IS NULL THEN 0 ELSE 1 END, ?5)
@@ -120,8 +120,9 @@ impl Store {
                  failures = CASE WHEN ?5 IS NULL THEN 0 ELSE web_checks.failures + 1 END,
                  last_error = ?5",
             params![finding_id, host, to_millis(next_at), checked, error, now],
-        )?;
-        Ok(())
+            )?;
+            Ok(())
+        })
     }
 
     /// Returns the kept versions of a finding's evidence entries, oldest first.
