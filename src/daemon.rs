@@ -115,6 +115,7 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
         sd_notify::NotifyState::Status("watching"),
     ]);
     let watchdog = start_watchdog(shutdown.clone());
+    let memory_trim = start_memory_trim(shutdown.clone());
 
     loop {
         tokio::select! {
@@ -144,9 +145,26 @@ pub async fn run(config_path: &Path, config: Config) -> anyhow::Result<()> {
     if let Some(watchdog) = watchdog {
         tasks.push(("watchdog", watchdog));
     }
+    tasks.push(("memory-trim", memory_trim));
     wait_for_tasks(tasks, grace).await;
     info!("Stopped vigie.");
     Ok(())
+}
+
+/// Hands freed heap memory back to the system every [`crate::memory::TRIM_PERIOD`], so that
+/// the resident memory of an idle daemon falls back after a burst.
+fn start_memory_trim(shutdown: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(crate::memory::TRIM_PERIOD);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let _ = tokio::task::spawn_blocking(crate::memory::trim).await;
+        }
+    })
 }
 
 /// Time between two blind-source checks.

@@ -20,6 +20,7 @@ pub mod evidence;
 pub mod health;
 pub mod intake;
 pub mod mail;
+pub mod memory;
 pub mod model;
 pub mod net;
 pub mod pipeline;

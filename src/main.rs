@@ -4,7 +4,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = vigie::cli::Cli::parse();
-    if !matches!(cli.command, vigie::cli::Command::Run(_)) {
+    if matches!(cli.command, vigie::cli::Command::Run(_)) {
+        vigie::memory::limit_arenas();
+    } else {
         restore_default_sigpipe();
     }
     match vigie::cli::run(cli) {
