@@ -1,6 +1,7 @@
 //! The `ct` source against RFC 6962 logs served on 127.0.0.1: lookalike certificates found,
 //! legitimate and real certificates silent, malformed entries kept aside, positions kept
-//! across restarts, 429 honoured, short answers, and a log that goes back in size.
+//! across restarts, 429 honoured, short answers, a log that goes back in size, and a log list
+//! read over HTTPS from a server with a lab CA's certificate.
 
 mod support;
 
@@ -813,4 +814,153 @@ async fn several_logs_followed_in_parallel() {
         let expected_errors = u64::from(index == 3);
         assert_eq!(figures.errors, expected_errors, "{name}: {figures:?}");
     }
+}
+
+/// A log list served over HTTPS by 127.0.0.1 with a certificate of a lab CA: counts the
+/// handshakes that the client broke off and the lists it served.
+struct HttpsList {
+    url: String,
+    ca_pem: String,
+    rejected: Arc<std::sync::atomic::AtomicUsize>,
+    served: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn serve_list_over_https(list: String) -> HttpsList {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Lab CT Root CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let issuer = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let mut server = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "ct-list.lab.test");
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().unwrap();
+    let certificate = server.signed_by(&key, &issuer).unwrap();
+
+    vigie::init_tls();
+    let tls = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![certificate.der().clone()],
+            PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rejected = Arc::new(AtomicUsize::new(0));
+    let served = Arc::new(AtomicUsize::new(0));
+    let (rejected_count, served_count) = (rejected.clone(), served.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, list) = (acceptor.clone(), list.clone());
+            let (rejected, served) = (rejected_count.clone(), served_count.clone());
+            tokio::spawn(async move {
+                let Ok(mut stream) = acceptor.accept(stream).await else {
+                    rejected.fetch_add(1, Ordering::SeqCst);
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{list}",
+                    list.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+                served.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    HttpsList {
+        url: format!("https://127.0.0.1:{port}/log_list.json"),
+        ca_pem: issuer.pem(),
+        rejected,
+        served,
+    }
+}
+
+/// The log list read from an HTTPS URL: a certificate of an unknown CA is rejected and no log
+/// of the list is followed; with that CA in `[ct] ca_file` the list loads and its log is read.
+#[tokio::test]
+async fn log_list_over_https() {
+    use std::sync::atomic::Ordering;
+
+    let log = CtLog::start().await;
+    let ca = TestCa::new("Test Lookalike CA", "Test Issuing CA R1");
+    let lookalike = ca.certificate(1, None, &["paypal-secure-login.com"]);
+    let (leaf, extra) = ca.x509_entry(&lookalike);
+    log.push(&leaf, &extra);
+    let list = format!(
+        r#"{{"operators": [{{"name": "Test", "logs": [
+            {{"description": "HTTPS-listed log", "log_id": "AA==", "url": "{}", "state": {{"usable": {{}}}}}}]}}]}}"#,
+        log.url
+    );
+    let https = serve_list_over_https(list).await;
+    let section = format!(
+        "[ct]\nlog_list_url = \"{}\"\nbackfill = true\npoll_interval_secs = 1\n",
+        https.url
+    );
+
+    // Without the lab CA the handshake fails and nothing is followed.
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &section, &[]);
+    let store = open_store(&config);
+    let running = Running::start(&config, &store);
+    let tried = wait_for(WAIT, || https.rejected.load(Ordering::SeqCst) > 0).await;
+    assert!(tried, "the source did not ask for the log list");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    running.stop().await;
+    assert_eq!(https.served.load(Ordering::SeqCst), 0);
+    assert_eq!(position(&store, &log.url), None);
+    assert!(subjects(&store).is_empty());
+
+    // With it, the list loads and its log is read to the end.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab-ca.pem"), &https.ca_pem).unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!("{section}ca_file = \"lab-ca.pem\"\n"),
+        &[],
+    );
+    assert_eq!(
+        config
+            .ct
+            .as_ref()
+            .unwrap()
+            .ca_file
+            .as_ref()
+            .unwrap()
+            .certificates
+            .len(),
+        1
+    );
+    let store = open_store(&config);
+    let running = Running::start(&config, &store);
+    wait_for_position(&store, &log.url, log.len()).await;
+    running.stop().await;
+    assert!(https.served.load(Ordering::SeqCst) >= 1);
+    assert_eq!(
+        subjects(&store),
+        BTreeSet::from(["paypal-secure-login.com".to_string()])
+    );
 }

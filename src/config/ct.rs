@@ -22,6 +22,7 @@ const CT_KEYS: &[&str] = &[
     "max_response_bytes",
     "retry_max_secs",
     "workers",
+    "ca_file",
     "logs",
 ];
 
@@ -74,6 +75,7 @@ pub(crate) fn ct(
         ),
         retry_max_secs: reader.integer(table, "retry_max_secs", 600, (1, 86_400), "seconds"),
         workers: reader.integer(table, "workers", 0, (0, 256), "threads") as usize,
+        ca_file: super::tls::ca_file(reader, table, base),
         logs: logs(reader, table),
     };
 

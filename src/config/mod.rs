@@ -415,6 +415,9 @@ pub struct CtConfig {
     pub retry_max_secs: u64,
     /// Threads that parse and match certificates; 0 means one per CPU. Default: 0.
     pub workers: usize,
+    /// Extra CA certificates trusted for the log list and the logs over HTTPS, on top of the
+    /// system's (a lab or a private log). Default: none.
+    pub ca_file: Option<CaFile>,
     /// `[ct.logs.NAME]` tables, by name.
     pub logs: BTreeMap<String, CtLogConfig>,
 }
@@ -562,6 +565,8 @@ impl PartialEq for CaFile {
         self.path == other.path && self.certificates == other.certificates
     }
 }
+
+impl Eq for CaFile {}
 
 impl Config {
     /// Returns the names of the sinks that receive `watchlist`'s alerts: its `alerts.sinks`,

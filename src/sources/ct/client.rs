@@ -57,10 +57,22 @@ pub struct LogClient {
 }
 
 impl LogClient {
-    /// Makes a client for the log at `base` (ending with `/`).
-    pub fn new(base: &str, timeout: Duration, max_bytes: u64) -> Result<LogClient, String> {
+    /// Makes a client for the log at `base` (ending with `/`), which trusts `extra_roots`
+    /// besides the system's roots.
+    pub fn new(
+        base: &str,
+        timeout: Duration,
+        max_bytes: u64,
+        extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+    ) -> Result<LogClient, String> {
         crate::init_tls();
+        let roots = extra_roots
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| format!("ct.ca_file: {error}"))?;
         let http = reqwest::Client::builder()
+            .tls_certs_merge(roots)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(30)))
             .redirect(reqwest::redirect::Policy::none())

@@ -58,6 +58,8 @@ pub struct LogPlan {
     pub timeout: Duration,
     pub max_response_bytes: u64,
     pub retry_max: Duration,
+    /// Extra trust anchors for HTTPS (`[ct] ca_file`).
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// Error of one pass over a log.
@@ -163,7 +165,12 @@ impl Follower {
         matcher: watch::Receiver<Arc<Matcher>>,
         workers: Workers,
     ) -> Result<Arc<Follower>, String> {
-        let client = LogClient::new(&plan.url, plan.timeout, plan.max_response_bytes)?;
+        let client = LogClient::new(
+            &plan.url,
+            plan.timeout,
+            plan.max_response_bytes,
+            &plan.extra_roots,
+        )?;
         Ok(Arc::new(Follower {
             log: LogRef {
                 name: plan.name.clone(),

@@ -272,6 +272,7 @@ async fn load_log_list(location: &LogListLocation, ct: &CtConfig) -> Result<LogL
                 url,
                 Duration::from_secs(ct.timeout_secs),
                 ct.max_response_bytes,
+                &extra_roots(ct),
             )?;
             client.fetch(url).await.map_err(|error| error.to_string())?
         }
@@ -358,5 +359,14 @@ fn plan(
         timeout: Duration::from_secs(ct.timeout_secs),
         max_response_bytes: ct.max_response_bytes,
         retry_max: Duration::from_secs(ct.retry_max_secs),
+        extra_roots: extra_roots(ct),
     }
+}
+
+/// The certificates of `[ct] ca_file`, trusted besides the system's roots.
+fn extra_roots(ct: &CtConfig) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    ct.ca_file
+        .as_ref()
+        .map(|file| file.certificates.clone())
+        .unwrap_or_default()
 }
