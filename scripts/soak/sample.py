@@ -4,6 +4,8 @@
 Columns:
   elapsed_s        seconds since the first sample
   rss_kb, hwm_kb   VmRSS and VmHWM from /proc/PID/status
+  anon_kb, file_kb RssAnon (heap, stacks) and RssFile (pages of the binary and libraries
+                   mapped from disk, shared and reclaimable) from /proc/PID/status
   cpu_s            utime + stime from /proc/PID/stat, in seconds since the process started
   cpu_pct          CPU used since the previous sample, in percent of one core
   threads          Threads from /proc/PID/status
@@ -31,7 +33,13 @@ def proc_status(pid):
         for line in status:
             key, _, rest = line.partition(":")
             values[key] = rest.split()
-    return int(values["VmRSS"][0]), int(values["VmHWM"][0]), int(values["Threads"][0])
+    return (
+        int(values["VmRSS"][0]),
+        int(values["VmHWM"][0]),
+        int(values["Threads"][0]),
+        int(values["RssAnon"][0]),
+        int(values["RssFile"][0]),
+    )
 
 
 def proc_cpu_seconds(pid):
@@ -92,12 +100,13 @@ def main():
     with open(args.csv, "w", newline="", encoding="ascii") as out:
         writer = csv.writer(out)
         writer.writerow(["elapsed_s", "rss_kb", "hwm_kb", "cpu_s", "cpu_pct", "threads",
-                         "outbox_depth", "findings", "webhook_alerts", "mail_alerts"])
+                         "outbox_depth", "findings", "webhook_alerts", "mail_alerts",
+                         "anon_kb", "file_kb"])
         sample_number = 0
         while True:
             now = time.monotonic()
             try:
-                rss, hwm, threads = proc_status(args.pid)
+                rss, hwm, threads, anon, file = proc_status(args.pid)
                 cpu = proc_cpu_seconds(args.pid)
             except (OSError, KeyError, IndexError) as error:
                 print(f"sample.py: daemon {args.pid} is gone: {error}", file=sys.stderr)
@@ -109,7 +118,8 @@ def main():
             depth, findings = read_metrics(args.metrics)
             writer.writerow([f"{now - start:.1f}", rss, hwm, f"{cpu:.2f}", cpu_pct, threads,
                              "" if depth is None else depth, "" if depth is None else findings,
-                             webhook_alerts(args.counters), maildir_count(args.maildir)])
+                             webhook_alerts(args.counters), maildir_count(args.maildir),
+                             anon, file])
             out.flush()
             sample_number += 1
             if now - start >= args.secs:

@@ -69,7 +69,11 @@ def main():
     rss = [int(s["rss_kb"]) for s in samples]
     after = [s for s in samples if float(s["elapsed_s"]) >= args.warmup_secs] or samples
     rss_after = [int(s["rss_kb"]) for s in after]
-    quiet = [int(s["rss_kb"]) for s in after if s["cpu_pct"] and float(s["cpu_pct"]) < 1.0]
+    quiet_samples = [s for s in after if s["cpu_pct"] and float(s["cpu_pct"]) < 1.0]
+    quiet = [int(s["rss_kb"]) for s in quiet_samples]
+    # Older samples.csv files have no anon_kb / file_kb columns.
+    quiet_anon = [int(s["anon_kb"]) for s in quiet_samples if s.get("anon_kb")]
+    quiet_file = [int(s["file_kb"]) for s in quiet_samples if s.get("file_kb")]
     duration = float(samples[-1]["elapsed_s"])
     cpu_total = float(samples[-1]["cpu_s"]) - float(samples[0]["cpu_s"])
     cpu_pct = [float(s["cpu_pct"]) for s in samples if s["cpu_pct"]]
@@ -97,6 +101,10 @@ def main():
         (f"RSS median after {args.warmup_secs:.0f} s", f"{statistics.median(rss_after) / mib:.1f} MiB"),
         ("RSS median of quiet samples (CPU < 1 %) after warm-up",
          f"{statistics.median(quiet) / mib:.1f} MiB ({len(quiet)} samples)" if quiet else "none"),
+        ("of which anonymous (heap, stacks), median of the quiet samples",
+         f"{statistics.median(quiet_anon) / mib:.1f} MiB" if quiet_anon else "not sampled"),
+        ("of which file-backed (binary, libraries), median of the quiet samples",
+         f"{statistics.median(quiet_file) / mib:.1f} MiB" if quiet_file else "not sampled"),
         ("RSS at last sample", f"{rss[-1] / mib:.1f} MiB"),
         ("peak RSS (VmHWM)", f"{int(last['hwm_kb']) / mib:.1f} MiB"),
         ("CPU time", f"{cpu_total:.1f} s"),
