@@ -587,6 +587,27 @@ fn bad_truncated_mail_is_analysed_with_a_problem() {
     );
 }
 
+/// A mail found by the `mail` fuzz target: a defanging bracket followed by a multi-byte
+/// character once made the URL scan slice inside that character and panic.
+#[test]
+fn bad_fuzzed_mail_with_bracket_before_multibyte_character() {
+    let raw = fixture("bad/fuzz-refang-char-boundary.eml");
+    assert!(
+        raw.windows(2).any(|w| w == b"[\xd2"),
+        "the fixture keeps the bracket before a non-ASCII byte"
+    );
+    let report =
+        analyze(&raw, &no_brand(), &MailSettings::default()).expect("the fuzzed mail is analysed");
+    assert!(
+        report
+            .urls
+            .iter()
+            .any(|u| u.url.starts_with("http://185.220.101")),
+        "{:?}",
+        report.urls
+    );
+}
+
 #[test]
 fn bad_too_many_parts_rejected() {
     let mut raw = b"From: a@b.example\r\nSubject: parts\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n".to_vec();

@@ -458,8 +458,11 @@ fn refang(text: &str) -> (Cow<'_, str>, bool) {
                     _ => '}',
                 };
                 let inner = &rest[1..];
+                // `get` is None when the pattern's length ends inside a multi-byte character.
                 if inner.len() > pattern.len()
-                    && inner[..pattern.len()].eq_ignore_ascii_case(pattern)
+                    && inner
+                        .get(..pattern.len())
+                        .is_some_and(|head| head.eq_ignore_ascii_case(pattern))
                     && inner[pattern.len()..].starts_with(close)
                 {
                     out.push_str(replacement);
@@ -921,6 +924,18 @@ mod tests {
         let mut collector = Collector::new(&limits);
         collector.scan_text(text, UrlSource::Text);
         (collector.urls, collector.addresses, collector.bare_domains)
+    }
+
+    #[test]
+    fn refang_keeps_multibyte_characters_in_brackets() {
+        // A bracket followed by a character of two or more bytes, as a fuzzed mail had it.
+        for text in ["a[\u{fffd}]33/", "x(\u{e9}t)y", "{\u{1f600}}", "[\u{e0}t]"] {
+            let (out, changed) = refang(text);
+            assert_eq!((out.as_ref(), changed), (text, false), "{text:?}");
+        }
+        let (urls, _, _) = scan("hxxps://evil[.]example/[\u{fffd}]33/");
+        assert_eq!(urls.len(), 1);
+        assert!(urls[0].defanged);
     }
 
     #[test]
