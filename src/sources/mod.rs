@@ -3,7 +3,7 @@
 //! the store, and hands its findings to the [`Pipeline`]. A source never sends an alert itself
 //! and never stops another source when it fails.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -122,20 +122,45 @@ impl Matchers {
 }
 
 /// Keeps the matchers of the configuration in force, compiled again only after a reload.
+///
+/// Every cache of the process first looks in [`SHARED_MATCHERS`], so the web sources of one
+/// configuration hold one compiled copy between them (about 8 MiB for two watchlists)
+/// instead of one each.
 #[derive(Default)]
 pub struct MatcherCache {
     compiled: Option<(Arc<Config>, Arc<Matchers>)>,
 }
 
+/// The matchers compiled last and the configuration they come from. The references are weak,
+/// so an old configuration and its matchers are freed once no source uses them.
+static SHARED_MATCHERS: std::sync::Mutex<Option<(Weak<Config>, Weak<Matchers>)>> =
+    std::sync::Mutex::new(None);
+
 impl MatcherCache {
-    /// Returns the matchers of `config`, compiling them when the configuration changed.
+    /// Returns the matchers of `config`, compiling them when the configuration changed and no
+    /// other source has compiled them yet.
     pub fn get(&mut self, config: &Arc<Config>) -> Result<Arc<Matchers>, DetectError> {
         if let Some((known, matchers)) = &self.compiled
             && Arc::ptr_eq(known, config)
         {
             return Ok(matchers.clone());
         }
-        let matchers = Arc::new(Matchers::compile(config)?);
+        // The lock is held while compiling, so that two sources reloading at once compile once.
+        let mut shared = SHARED_MATCHERS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let reused = shared.as_ref().and_then(|(known, matchers)| {
+            let known = known.upgrade()?;
+            Arc::ptr_eq(&known, config).then(|| matchers.upgrade())?
+        });
+        let matchers = match reused {
+            Some(matchers) => matchers,
+            None => {
+                let matchers = Arc::new(Matchers::compile(config)?);
+                *shared = Some((Arc::downgrade(config), Arc::downgrade(&matchers)));
+                matchers
+            }
+        };
         self.compiled = Some((config.clone(), matchers.clone()));
         Ok(matchers)
     }
@@ -536,4 +561,46 @@ pub fn text_key(text: &str) -> String {
         "text:{}",
         hex::encode(&Sha256::digest(words.join(" ").as_bytes())[..16])
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path, brand: &str) -> Arc<Config> {
+        std::fs::create_dir_all(dir.join("watchlists")).unwrap();
+        std::fs::write(
+            dir.join("watchlists/acme.toml"),
+            format!("[brand]\nname = \"{brand}\"\n\n[[domains]]\nname = \"acme-bank.test\"\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("vigie.toml"),
+            "[daemon]\nstate_dir = \"state\"\nwatchlists_dir = \"watchlists\"\n\n\
+             [sinks.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n",
+        )
+        .unwrap();
+        Arc::new(crate::config::load(&dir.join("vigie.toml")).unwrap())
+    }
+
+    #[test]
+    fn sources_share_one_compiled_matcher() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = config(dir.path(), "Acme Bank");
+        let (mut feed, mut social) = (MatcherCache::default(), MatcherCache::default());
+        let a = feed.get(&first).unwrap();
+        let b = social.get(&first).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "one copy for one configuration");
+
+        // A reload gives a new configuration: compiled again, and shared again.
+        let reloaded = config(dir.path(), "Acme Bank Group");
+        let c = feed.get(&reloaded).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(Arc::ptr_eq(&c, &social.get(&reloaded).unwrap()));
+
+        // Once no cache holds the old matchers, they are freed.
+        let old = Arc::downgrade(&a);
+        drop((a, b));
+        assert!(old.upgrade().is_none());
+    }
 }
