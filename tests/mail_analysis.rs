@@ -587,6 +587,20 @@ fn bad_truncated_mail_is_analysed_with_a_problem() {
     );
 }
 
+/// A mail found by the `mail` fuzz target: a link target with bytes that are not UTF-8 (read
+/// as U+FFFD, three bytes each) where the scan looked for `mailto:` once made it slice
+/// inside a character and panic.
+#[test]
+fn bad_fuzzed_mail_with_multibyte_link_target() {
+    let raw = fixture("bad/fuzz-link-prefix-char-boundary.eml");
+    assert!(
+        raw.windows(7).any(|w| w == b"https:\xfe"),
+        "the fixture keeps the link target with bytes that are not UTF-8 after the scheme"
+    );
+    let report = analyze(&raw, &no_brand(), &MailSettings::default());
+    assert!(report.is_ok(), "{:?}", report.err());
+}
+
 /// A mail found by the `mail` fuzz target: a defanging bracket followed by a multi-byte
 /// character once made the URL scan slice inside that character and panic.
 #[test]

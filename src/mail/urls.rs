@@ -630,7 +630,9 @@ pub(crate) fn registrable(host: &str) -> String {
 }
 
 fn strip_prefix_ignore_case<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
-    (text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix))
+    // `get` is None when the prefix's length ends inside a multi-byte character.
+    text.get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
         .then(|| &text[prefix.len()..])
 }
 
@@ -924,6 +926,26 @@ mod tests {
         let mut collector = Collector::new(&limits);
         collector.scan_text(text, UrlSource::Text);
         (collector.urls, collector.addresses, collector.bare_domains)
+    }
+
+    #[test]
+    fn prefix_check_stops_at_multibyte_characters() {
+        // A link target as a fuzzed mail had it: multi-byte characters where a scheme's
+        // colon and slashes are looked for.
+        assert_eq!(
+            strip_prefix_ignore_case("https:\u{fffd}\u{fffd}//x", "mailto:"),
+            None
+        );
+        assert_eq!(
+            strip_prefix_ignore_case("\u{e9}\u{e9}\u{e9}\u{e9}", "mailto:"),
+            None
+        );
+        assert_eq!(
+            strip_prefix_ignore_case("MAILTO:abuse@example.test", "mailto:"),
+            Some("abuse@example.test")
+        );
+        let (urls, _, _) = scan("see https:\u{fffd}\u{fffd}//paypa1-secure.com/pay now");
+        assert!(urls.len() <= 1);
     }
 
     #[test]
