@@ -174,9 +174,12 @@ fn is_same_or_subdomain(name: &str, parent: &str) -> bool {
     if name.eq_ignore_ascii_case(parent) {
         return true;
     }
+    // Bytes, not `str` slices: a subject need not be ASCII (an account name), and a cut
+    // inside one of its characters would panic.
+    let (name, parent) = (name.as_bytes(), parent.as_bytes());
     name.len() > parent.len()
         && name[name.len() - parent.len()..].eq_ignore_ascii_case(parent)
-        && name.as_bytes()[name.len() - parent.len() - 1] == b'.'
+        && name[name.len() - parent.len() - 1] == b'.'
 }
 
 #[cfg(test)]
@@ -189,5 +192,17 @@ mod tests {
         assert!(is_same_or_subdomain("www.Example.com.", "example.com"));
         assert!(!is_same_or_subdomain("myexample.com", "example.com"));
         assert!(!is_same_or_subdomain("example.com", "www.example.com"));
+    }
+
+    #[test]
+    fn subjects_that_are_not_ascii_are_compared_safely() {
+        // Account names and display names are subjects too; the length of the legitimate
+        // domain can end inside one of their characters.
+        assert!(!is_same_or_subdomain("Jané Dœ, CEO", "example.com"));
+        assert!(!is_same_or_subdomain(
+            "\u{1f600}\u{1f600}\u{1f600}",
+            "a.test"
+        ));
+        assert!(is_same_or_subdomain("bücher.example.com", "example.com"));
     }
 }
