@@ -6,7 +6,7 @@
 //! their regional registry. [`Bootstrap::refresh`] downloads them from `[rdap] bootstrap_url`
 //! into the state folder and reads them from there until they are `bootstrap_refresh_secs`
 //! old; `[rdap] bootstrap_dir` names a folder of copies the operator keeps instead. Copies of
-//! the three files are built into vigie ([`SHIPPED`]); one is used for a file that can be
+//! the three files are built into vigie ([`SHIPPED`]). One is used for a file that can be
 //! neither read from `bootstrap_dir`, nor downloaded, nor found in the cache, so RDAP works
 //! from the first start without network access to IANA. An address that no bootstrap file
 //! covers is asked of `[rdap] ip_server`, a registry that redirects to the right one.
@@ -84,7 +84,7 @@ pub struct Bootstrap {
 }
 
 impl Bootstrap {
-    /// The bootstrap files built into vigie.
+    /// Parses the bootstrap files built into vigie.
     pub fn shipped() -> Bootstrap {
         let mut bootstrap = Bootstrap::default();
         for (name, text) in SHIPPED {
@@ -97,7 +97,7 @@ impl Bootstrap {
     }
 
     /// Loads the bootstrap files of `dir` (`dns.json`, `ipv4.json`, `ipv6.json`); the
-    /// shipped copy stands in for a missing one.
+    /// shipped copy replaces a missing one.
     pub fn load(dir: &Path) -> Result<Bootstrap, RdapError> {
         let mut bootstrap = Bootstrap::default();
         for name in BOOTSTRAP_FILES {

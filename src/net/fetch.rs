@@ -91,7 +91,7 @@ pub struct Fetched {
     /// Address the last answer came from.
     pub address: Option<SocketAddr>,
     pub content_type: Option<String>,
-    /// Headers of the last answer.
+    /// Headers of the last response.
     pub headers: reqwest::header::HeaderMap,
     /// The body, cut at `max_body_bytes`.
     pub body: Vec<u8>,
@@ -106,7 +106,7 @@ pub struct Fetched {
 pub struct Request<'a> {
     /// Headers added to the fetcher's own (`User-Agent`, `Accept-Encoding`).
     pub headers: reqwest::header::HeaderMap,
-    /// A JSON body: the request is then a POST, and a redirect answer is returned as it is
+    /// A JSON body: the request is then a POST, and a redirect response is returned as it is
     /// instead of being followed.
     pub json: Option<&'a serde_json::Value>,
 }
@@ -380,7 +380,7 @@ impl Fetcher {
     }
 
     /// Sends `request` to `url` under the address policy and the `[fetch]` limits. Any HTTP
-    /// status is an answer; only a refused address, a transport failure, a timeout or too
+    /// status is a response; only a refused address, a transport failure, a timeout or too
     /// many redirects are errors.
     pub async fn send(&self, url: &str, request: Request<'_>) -> Result<Fetched, FetchError> {
         let parsed = parse_url(url)?;

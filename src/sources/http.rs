@@ -217,7 +217,7 @@ impl HttpClient {
         self.page(url, answer)
     }
 
-    /// Turns an answer into a page, or into the error its status or size makes it.
+    /// Converts a response into a page, or into the error that its status or size gives.
     fn page(&self, url: &str, answer: fetch::Fetched) -> Result<Page, HttpError> {
         let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
         let header = |name: header::HeaderName| {

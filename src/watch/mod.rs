@@ -6,9 +6,9 @@
 //! or nothing), `web.login-form`, `web.payment-form`, `web.similarity`, `web.final-host`,
 //! `web.address`), a score raised by what the page shows and by what the records gained (a
 //! first or a new mail server, a new address), and the evidence entries `web`, `ownership` and
-//! `mail`. The store alerts when a fact gains a value never seen before or the severity rises,
-//! with the before and after; so a parked page that turns into a copy of the login page, or a
-//! lookalike that gains a mail server, alerts again at a higher severity.
+//! `mail`. The store alerts, with the before and after, when a fact gains a value never seen
+//! before or the severity rises. So a parked page that turns into a copy of the login page,
+//! or a lookalike that gains a mail server, alerts again at a higher severity.
 //!
 //! A live page is checked every `live_interval_secs`, a parked or for-sale one every
 //! `parked_interval_secs`, a host that serves nothing every `unreachable_interval_secs`. The
@@ -413,7 +413,8 @@ pub fn score(base: u8, web: &WebEvidence) -> (u8, Vec<String>) {
     (score, reasons)
 }
 
-/// Raises `score` for what the records gained since the stored sighting, and says why.
+/// Raises `score` for what the records gained since the stored sighting, and returns the
+/// reasons.
 ///
 /// Only records the finding already had are compared, so the first reading of a finding that
 /// came without records (from CT or a feed) changes nothing, and a value is new only when no
@@ -698,7 +699,7 @@ mod tests {
 
     #[test]
     fn values_seen_before_raise_nothing() {
-        // Round-robin: the address answered now was answered by an earlier sighting.
+        // Round-robin: the address resolved now was seen by an earlier sighting.
         let before = stored(&[
             ("a", &["198.51.100.7", "198.51.100.8"]),
             ("mx", &["mx.examp1e.test"]),
@@ -724,7 +725,7 @@ mod tests {
     }
 
     #[test]
-    fn a_first_address_is_a_move() {
+    fn first_address_is_a_move() {
         let before = stored(&[("a", &[]), ("aaaa", &[])]);
         let (score, reasons) = record_changes(&before, &records(&["198.51.100.7"], &[]), 30);
         assert_eq!(score, 30 + MOVE_POINTS);
