@@ -74,12 +74,14 @@ class Soak:
             self.write_counters()
 
     def write_counters(self):
+        # The whole write stays under the lock: two threads sharing the .tmp file would
+        # otherwise rename it from under each other.
+        path = os.path.join(self.args.state_dir, "counters.json")
         with self.lock:
             text = json.dumps(self.counters, sort_keys=True)
-        path = os.path.join(self.args.state_dir, "counters.json")
-        with open(path + ".tmp", "w", encoding="ascii") as out:
-            out.write(text + "\n")
-        os.replace(path + ".tmp", path)
+            with open(path + ".tmp", "w", encoding="ascii") as out:
+                out.write(text + "\n")
+            os.replace(path + ".tmp", path)
 
     def ct_size(self):
         """Return the tree size now: the initial entries, then one more per round until the
