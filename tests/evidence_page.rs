@@ -1,7 +1,8 @@
 //! Page evidence against a local web server that serves a login page and its clones: an exact
 //! copy, one with a new title and form action, one with a third of its text replaced, a parked
 //! page and a for-sale page. The similarity to the real page must order them that way, and
-//! the classifier must tell the parked and for-sale pages apart from live ones.
+//! the classifier must tell the parked and for-sale pages apart from live ones. A saved real
+//! login page (Django's admin sign-in page) and clones made from it are scored the same way.
 
 mod support;
 
@@ -198,4 +199,78 @@ async fn host_on_a_private_address_is_unreachable_by_default() {
     let exact = world.check("exact").await;
     assert_eq!(exact.state, PageState::Unreachable);
     assert_eq!(world.server.total_hits(), 0);
+}
+
+/// A saved real login page: Django 3.2.25's admin sign-in page, as Django renders it. Its
+/// clones are made from it here: the exact copy, one with a new title and form action, and
+/// one whose heading (two of its six visible words) is replaced. The same order and bands
+/// as for the written page must hold, and the parked and for-sale pages stay low.
+#[tokio::test]
+async fn real_login_page_and_its_clones() {
+    let real = include_str!("fixtures/web/django-admin-login.html");
+    let retitled = real
+        .replace(
+            "<title>Log in | Django site admin</title>",
+            "<title>Sign in | Staff portal</title>",
+        )
+        .replace(
+            "action=\"/admin/login/?next=/admin/\"",
+            "action=\"https://collect.examp1e-admin.test/gate.php\"",
+        );
+    let third = real.replace(">Django administration</a>", ">Staff portal</a>");
+    assert_ne!(retitled, real);
+    assert_ne!(third, real);
+
+    let world = world(true).await;
+    for (host, page) in [
+        ("exact", real.to_string()),
+        ("retitled", retitled),
+        ("third", third),
+    ] {
+        world
+            .server
+            .set_for(&format!("{host}.lab.test"), "/", Page::html(page));
+    }
+    let reference = vec![Reference::from_html(
+        "https://admin.example.test/admin/login/",
+        real,
+    )];
+    let terms = vec!["Django".to_string()];
+    let check = |name: &'static str| {
+        let (reference, terms) = (&reference, &terms);
+        let world = &world;
+        async move {
+            let context = CheckContext {
+                references: reference,
+                brand_terms: terms,
+                nameservers: &[],
+            };
+            let host = format!("{name}.lab.test:{}", world.server.addr.port());
+            check_host(&world.fetcher, &host, &context).await
+        }
+    };
+    let pages = [
+        check("exact").await,
+        check("retitled").await,
+        check("third").await,
+        check("parked").await,
+        check("forsale").await,
+    ];
+    let scores: Vec<f64> = pages.iter().map(score).collect();
+    println!("real page: exact, retitled, third, parked, for-sale: {scores:?}");
+
+    assert_eq!(scores[0], 1.0);
+    assert!(scores[0] > scores[1], "{scores:?}");
+    assert!(scores[0] > scores[2], "{scores:?}");
+    for clone in &pages[..3] {
+        assert_eq!(clone.state, PageState::Live, "{}", clone.host);
+        assert!(clone.login_form, "{}", clone.host);
+        assert_eq!(
+            clone.similarity.as_ref().unwrap().band,
+            "clone",
+            "{}: {scores:?}",
+            clone.host
+        );
+    }
+    assert!(scores[3] < 0.3 && scores[4] < 0.3, "{scores:?}");
 }
