@@ -22,6 +22,7 @@ use vigie::sources::ct;
 use vigie::store::Store;
 
 use support::ct_log::{CtLog, TestCa, wait_for};
+use support::tls::{LabTls, serve};
 
 const CRTSH_SAMPLE: &str = include_str!("fixtures/ct/crtsh-paypal-sample.json");
 
@@ -816,95 +817,11 @@ async fn several_logs_followed_in_parallel() {
     }
 }
 
-/// A log list served over HTTPS by 127.0.0.1 with a certificate of a lab CA: counts the
-/// handshakes that the client broke off and the lists it served.
-struct HttpsList {
-    url: String,
-    ca_pem: String,
-    rejected: Arc<std::sync::atomic::AtomicUsize>,
-    served: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-async fn serve_list_over_https(list: String) -> HttpsList {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-        IsCa, KeyPair, KeyUsagePurpose,
-    };
-    use rustls::pki_types::PrivateKeyDer;
-    use rustls::pki_types::pem::PemObject;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Lab CT Root CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let issuer = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let mut server = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-    server
-        .distinguished_name
-        .push(DnType::CommonName, "ct-list.lab.test");
-    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let key = KeyPair::generate().unwrap();
-    let certificate = server.signed_by(&key, &issuer).unwrap();
-
-    vigie::init_tls();
-    let tls = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![certificate.der().clone()],
-            PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap(),
-        )
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let rejected = Arc::new(AtomicUsize::new(0));
-    let served = Arc::new(AtomicUsize::new(0));
-    let (rejected_count, served_count) = (rejected.clone(), served.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (acceptor, list) = (acceptor.clone(), list.clone());
-            let (rejected, served) = (rejected_count.clone(), served_count.clone());
-            tokio::spawn(async move {
-                let Ok(mut stream) = acceptor.accept(stream).await else {
-                    rejected.fetch_add(1, Ordering::SeqCst);
-                    return;
-                };
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-                     connection: close\r\n\r\n{list}",
-                    list.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.shutdown().await;
-                served.fetch_add(1, Ordering::SeqCst);
-            });
-        }
-    });
-    HttpsList {
-        url: format!("https://127.0.0.1:{port}/log_list.json"),
-        ca_pem: issuer.pem(),
-        rejected,
-        served,
-    }
-}
-
-/// The log list read from an HTTPS URL: a certificate of an unknown CA is rejected and no log
-/// of the list is followed; with that CA in `[ct] ca_file` the list loads and its log is read.
+/// The log list read from an HTTPS URL. A certificate of an unknown CA is rejected and no
+/// log of the list is followed. With that CA in `[ct] ca_file`, the list loads and its log
+/// is read.
 #[tokio::test]
 async fn log_list_over_https() {
-    use std::sync::atomic::Ordering;
-
     let log = CtLog::start().await;
     let ca = TestCa::new("Test Lookalike CA", "Test Issuing CA R1");
     let lookalike = ca.certificate(1, None, &["paypal-secure-login.com"]);
@@ -915,10 +832,12 @@ async fn log_list_over_https() {
             {{"description": "HTTPS-listed log", "log_id": "AA==", "url": "{}", "state": {{"usable": {{}}}}}}]}}]}}"#,
         log.url
     );
-    let https = serve_list_over_https(list).await;
+    let tls = LabTls::new("Lab CT Root CA", "ct-list.lab.test", &["127.0.0.1"]);
+    let https = serve(&tls, "application/json", list).await;
     let section = format!(
-        "[ct]\nlog_list_url = \"{}\"\nbackfill = true\npoll_interval_secs = 1\n",
-        https.url
+        "[ct]\nlog_list_url = \"https://127.0.0.1:{}/log_list.json\"\n\
+         backfill = true\npoll_interval_secs = 1\n",
+        https.port
     );
 
     // Without the lab CA the handshake fails and nothing is followed.
@@ -926,17 +845,17 @@ async fn log_list_over_https() {
     let config = write_config(dir.path(), &section, &[]);
     let store = open_store(&config);
     let running = Running::start(&config, &store);
-    let tried = wait_for(WAIT, || https.rejected.load(Ordering::SeqCst) > 0).await;
+    let tried = wait_for(WAIT, || https.rejected() > 0).await;
     assert!(tried, "the source did not ask for the log list");
     tokio::time::sleep(Duration::from_millis(500)).await;
     running.stop().await;
-    assert_eq!(https.served.load(Ordering::SeqCst), 0);
+    assert_eq!(https.served(), 0);
     assert_eq!(position(&store, &log.url), None);
     assert!(subjects(&store).is_empty());
 
     // With it, the list loads and its log is read to the end.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("lab-ca.pem"), &https.ca_pem).unwrap();
+    std::fs::write(dir.path().join("lab-ca.pem"), &tls.ca_pem).unwrap();
     let config = write_config(
         dir.path(),
         &format!("{section}ca_file = \"lab-ca.pem\"\n"),
@@ -958,7 +877,7 @@ async fn log_list_over_https() {
     let running = Running::start(&config, &store);
     wait_for_position(&store, &log.url, log.len()).await;
     running.stop().await;
-    assert!(https.served.load(Ordering::SeqCst) >= 1);
+    assert!(https.served() >= 1);
     assert_eq!(
         subjects(&store),
         BTreeSet::from(["paypal-secure-login.com".to_string()])

@@ -162,19 +162,24 @@ fn lookalike(port: u16) -> Finding {
     }
 }
 
-#[tokio::test]
-async fn parked_page_turning_into_a_clone_raises_the_finding_and_alerts() {
-    let world = world().await;
-    let id = world
+/// Records the lookalike as its source would and returns its finding id.
+async fn submit_lookalike(world: &World) -> i64 {
+    let submitted = world
         .ctx
         .pipeline
         .submit(lookalike(world.server.addr.port()))
         .await
         .unwrap();
-    let id = match id {
+    match submitted {
         vigie::pipeline::Submitted::Recorded { recorded, .. } => recorded.finding_id(),
         other => panic!("not recorded: {other:?}"),
-    };
+    }
+}
+
+#[tokio::test]
+async fn parked_page_turning_into_a_clone_raises_the_finding_and_alerts() {
+    let world = world().await;
+    let id = submit_lookalike(&world).await;
     let watcher = Watcher::new(&world.config).await;
     let now = OffsetDateTime::now_utc();
 
@@ -274,18 +279,9 @@ async fn parked_page_turning_into_a_clone_raises_the_finding_and_alerts() {
 }
 
 #[tokio::test]
-async fn new_mail_server_and_address_raise_the_finding_and_alert() {
+async fn watch_raises_new_mail_server_and_address() {
     let world = world().await;
-    let id = match world
-        .ctx
-        .pipeline
-        .submit(lookalike(world.server.addr.port()))
-        .await
-        .unwrap()
-    {
-        vigie::pipeline::Submitted::Recorded { recorded, .. } => recorded.finding_id(),
-        other => panic!("not recorded: {other:?}"),
-    };
+    let id = submit_lookalike(&world).await;
     let watcher = Watcher::new(&world.config).await;
     let now = OffsetDateTime::now_utc();
     watcher.round(&world.ctx, now).await;

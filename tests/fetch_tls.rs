@@ -4,16 +4,10 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use support::dns::TestDns;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::tls::{LabTls, serve};
 use vigie::config::{CaFile, DnsConfig, FetchConfig};
 use vigie::evidence::parked::PageState;
 use vigie::evidence::web::{CheckContext, check_host};
@@ -22,70 +16,6 @@ use vigie::net::fetch::Fetcher;
 const HOST: &str = "secure.lab.test";
 const PAGE: &str = "<html><head><title>Secure sign in</title></head><body><form>\
     <input name=user><input type=password name=pw></form></body></html>";
-
-struct Tls {
-    ca_pem: String,
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-}
-
-fn certificates() -> Tls {
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Lab Test Root CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let issuer = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-
-    let mut server = CertificateParams::new(vec![HOST.to_string()]).unwrap();
-    server.distinguished_name.push(DnType::CommonName, HOST);
-    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let key = KeyPair::generate().unwrap();
-    let certificate = server.signed_by(&key, &issuer).unwrap();
-    Tls {
-        ca_pem: issuer.pem(),
-        chain: vec![certificate.der().clone()],
-        key: PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap(),
-    }
-}
-
-/// Serves `PAGE` over TLS on a free port of 127.0.0.1 until the test ends.
-async fn serve(tls: &Tls) -> u16 {
-    vigie::init_tls();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(tls.chain.clone(), tls.key.clone_key())
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut stream) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buffer).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\
-                     connection: close\r\n\r\n{PAGE}",
-                    PAGE.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
-        }
-    });
-    port
-}
 
 fn fetcher(dns: &TestDns, ca: Option<&str>) -> Fetcher {
     let ca_file = ca.map(|pem| CaFile {
@@ -122,8 +52,8 @@ async fn dns() -> TestDns {
 
 #[tokio::test]
 async fn certificate_reaches_the_evidence() {
-    let tls = certificates();
-    let port = serve(&tls).await;
+    let tls = LabTls::new("Lab Test Root CA", HOST, &[HOST]);
+    let port = serve(&tls, "text/html", PAGE.to_string()).await.port;
     let dns = dns().await;
     let fetcher = fetcher(&dns, Some(&tls.ca_pem));
 
@@ -154,8 +84,8 @@ async fn certificate_reaches_the_evidence() {
 
 #[tokio::test]
 async fn untrusted_certificate_is_an_error() {
-    let tls = certificates();
-    let port = serve(&tls).await;
+    let tls = LabTls::new("Lab Test Root CA", HOST, &[HOST]);
+    let port = serve(&tls, "text/html", PAGE.to_string()).await.port;
     let dns = dns().await;
     let fetcher = fetcher(&dns, None);
 

@@ -1,11 +1,11 @@
 //! HTTP for the feed, scam_repository and social sources: the one place where they fetch.
 //!
 //! [`HttpClient`] is the safe fetcher of [`crate::net::fetch`] with the per-source limits of
-//! [`FetchSettings`](crate::config::FetchSettings), so these sources follow the same address
-//! rules as the page evidence: host names are resolved through the `[dns]` resolver inside
-//! the connection, only public addresses are connected to (unless `allow_private_addresses`
-//! is set), IP literals are checked before the request, and every redirect is checked again.
-//! On top of the fetcher it adds what the sources need:
+//! [`FetchSettings`](crate::config::FetchSettings). So these sources follow the same address
+//! rules as the page evidence. Host names are resolved through the `[dns]` resolver inside
+//! the connection, and only public addresses are connected to (unless
+//! `allow_private_addresses` is set). IP literals are checked before the request, and every
+//! redirect is checked again. On top of the fetcher it adds what the sources need:
 //!
 //! - conditional GET with the ETag and Last-Modified of the previous response;
 //! - a body over `max_bytes` (counted after gzip decompression) is an error, not a cut page;
@@ -186,16 +186,15 @@ impl HttpClient {
             headers,
             json: None,
         };
-        let answer = self
+        let response = self
             .fetcher
             .send(url, request)
             .await
             .map_err(|e| HttpError::from_fetch(url, e))?;
-        let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
-        if status == StatusCode::NOT_MODIFIED {
+        if response.status == StatusCode::NOT_MODIFIED.as_u16() {
             return Ok(Fetched::NotModified);
         }
-        self.page(url, answer).map(Fetched::Page)
+        self.page(url, response).map(Fetched::Page)
     }
 
     /// POSTs `body` as JSON to `url` and returns the response, for API logins.
@@ -209,19 +208,19 @@ impl HttpClient {
             headers,
             json: Some(body),
         };
-        let answer = self
+        let response = self
             .fetcher
             .send(url, request)
             .await
             .map_err(|e| HttpError::from_fetch(url, e))?;
-        self.page(url, answer)
+        self.page(url, response)
     }
 
     /// Converts a response into a page, or into the error that its status or size gives.
-    fn page(&self, url: &str, answer: fetch::Fetched) -> Result<Page, HttpError> {
-        let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    fn page(&self, url: &str, response: fetch::Fetched) -> Result<Page, HttpError> {
+        let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
         let header = |name: header::HeaderName| {
-            answer
+            response
                 .headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
@@ -242,7 +241,7 @@ impl HttpClient {
                 status: status.as_u16(),
             });
         }
-        if answer.truncated {
+        if response.truncated {
             return Err(HttpError::TooLarge {
                 url: url.to_string(),
                 max: self.settings.max_bytes,
@@ -253,9 +252,9 @@ impl HttpClient {
             last_modified: header(header::LAST_MODIFIED),
         };
         Ok(Page {
-            url: answer.final_url.to_string(),
-            content_type: answer.content_type,
-            body: answer.body,
+            url: response.final_url.to_string(),
+            content_type: response.content_type,
+            body: response.body,
             validators,
         })
     }

@@ -8,6 +8,7 @@ pub mod imap;
 pub mod inbox;
 pub mod mail;
 pub mod response;
+pub mod tls;
 pub mod unbound;
 pub mod watch;
 pub mod web;
