@@ -165,8 +165,8 @@ async fn reject_page(address: SocketAddr) {
     step.report(&format!("page through the feed client: rejected ({error})"));
 }
 
-/// A `[dns]` that points at a closed local port: every URL of the benchmark is an IP
-/// literal, so the resolver is never asked.
+/// Returns a `[dns]` that points at a closed local port. Every URL of the benchmark is an
+/// IP literal, so the resolver never sends a query.
 fn closed_dns() -> DnsConfig {
     DnsConfig {
         nameservers: vec!["127.0.0.1:9".parse().unwrap()],

@@ -52,7 +52,7 @@ mod tests {
         // Many small blocks, then one kept above them: once the blocks are freed, their
         // pages sit below a block in use, where only a trim hands them back.
         let blocks: Vec<Vec<u8>> = (0..20_000).map(|i| vec![(i % 251) as u8; 512]).collect();
-        let kept = vec![7_u8; 512];
+        let live_block = vec![7_u8; 512];
         assert_eq!(blocks.len(), 20_000);
         drop(blocks);
         if cfg!(all(target_os = "linux", target_env = "gnu")) {
@@ -61,6 +61,6 @@ mod tests {
                 "malloc_trim returned nothing after 10 MB were freed"
             );
         }
-        assert_eq!(kept[511], 7);
+        assert_eq!(live_block[511], 7);
     }
 }

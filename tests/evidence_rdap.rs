@@ -112,17 +112,17 @@ async fn bootstrap_is_downloaded_once_and_cached() {
 
     // A broken download does not replace the good copy, which stays in use.
     world.server.set("/iana/dns.json", Page::json("{not json"));
-    let kept = Bootstrap::refresh(&world.fetcher, &iana, cache.path(), Duration::ZERO)
+    let after_broken = Bootstrap::refresh(&world.fetcher, &iana, cache.path(), Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(world.server.hits("/iana/dns.json"), 2);
-    assert_eq!(kept.dns, bootstrap.dns);
+    assert_eq!(after_broken.dns, bootstrap.dns);
     let on_disk = Bootstrap::load(cache.path()).unwrap();
     assert_eq!(on_disk.dns, bootstrap.dns);
 }
 
-/// With IANA out of reach and nothing cached, the shipped copies answer; nothing is written
-/// to the cache, so the next refresh tries the download again.
+/// With IANA out of reach and nothing cached, the shipped copies are used. Nothing is
+/// written to the cache, so the next refresh tries the download again.
 #[tokio::test]
 async fn shipped_bootstrap_stands_in_when_nothing_is_downloaded() {
     let world = world().await;

@@ -334,7 +334,7 @@ async fn sends_the_user_agent_and_keeps_no_cookie() {
 }
 
 /// Credentials a source sends (an API token) go to the first server and its own redirects,
-/// never to another origin that a redirect points at; a JSON POST is not redirected.
+/// never to another origin that a redirect points at. A JSON POST is not redirected.
 #[tokio::test]
 async fn credentials_stay_with_the_first_origin() {
     let (first, other) = pair_on("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap()).await;

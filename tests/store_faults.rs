@@ -328,10 +328,10 @@ fn mail(sha256: &str, raw: Vec<u8>) -> vigie::store::NewMail {
 }
 
 /// The writers of mails, report-form reports and change-watch schedules name the store and
-/// the fix when its file system is full, as the finding writer does; nothing half-written
+/// the fix when its file system is full, as the finding writer does. Nothing half-written
 /// stays behind.
 #[test]
-fn mail_report_and_schedule_writers_name_a_full_store() {
+fn other_writers_name_full_store() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let Some(_mount) = mount_or_skip(

@@ -1,5 +1,5 @@
 //! The safe fetcher: the one HTTP client for attacker-controlled URLs (lookalike pages, their
-//! favicons, RDAP answers, and the feed, scam_repository and social sources through
+//! favicons, RDAP responses, and the feed, scam_repository and social sources through
 //! [`crate::sources::http`]).
 //!
 //! A lookalike domain can point at any address, 127.0.0.1 or 10.0.0.5 included, and a page

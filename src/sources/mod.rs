@@ -598,7 +598,7 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &c));
         assert!(Arc::ptr_eq(&c, &social.get(&reloaded).unwrap()));
 
-        // Once no cache holds the old matchers, they are freed.
+        // Once no cache keeps a reference to the old matchers, they are freed.
         let old = Arc::downgrade(&a);
         drop((a, b));
         assert!(old.upgrade().is_none());

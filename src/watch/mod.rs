@@ -418,7 +418,7 @@ pub fn score(base: u8, web: &WebEvidence) -> (u8, Vec<String>) {
 ///
 /// Only records the finding already had are compared, so the first reading of a finding that
 /// came without records (from CT or a feed) changes nothing, and a value is new only when no
-/// earlier sighting had it, so round-robin answers raise nothing. A first mail server raises
+/// earlier sighting had it, so round-robin DNS records raise nothing. A first mail server raises
 /// the score to [`MAIL_SCORE`] at least; a new mail server besides or instead of earlier
 /// ones, a first address, or a new address raises it to the stored score plus
 /// [`MOVE_POINTS`].

@@ -105,7 +105,7 @@ pub struct TestDns {
     catalog: SharedCatalog,
 }
 
-/// The catalog that answers, swapped whole when a zone changes.
+/// The catalog that serves the queries, swapped whole when a zone changes.
 type SharedCatalog = Arc<std::sync::RwLock<Arc<Catalog>>>;
 
 fn build_catalog(zones: &[(String, String)]) -> Catalog {
@@ -197,8 +197,8 @@ impl TestDns {
         builder.start().await
     }
 
-    /// Replaces the zone `origin` (or adds it) with the zone-file `text`; the next query
-    /// is answered from it.
+    /// Replaces the zone `origin` (or adds it) with the zone-file `text`. The next query
+    /// gets its response from the new zone.
     pub fn set_zone(&self, origin: &str, text: &str) {
         let mut zones = self.zones.lock().expect("zone list lock");
         zones.retain(|(known, _)| known != origin);

@@ -363,7 +363,7 @@ fn plan(
     }
 }
 
-/// The certificates of `[ct] ca_file`, trusted besides the system's roots.
+/// Returns the certificates of `[ct] ca_file`, trusted besides the system's roots.
 fn extra_roots(ct: &CtConfig) -> Vec<rustls::pki_types::CertificateDer<'static>> {
     ct.ca_file
         .as_ref()
